@@ -1,0 +1,134 @@
+"""Errors a person can act on.
+
+Every error Quire raises on purpose is a ``QuireError``: it carries one sentence for
+the user and, where there is one, the action that fixes it. The CLI prints both and
+exits non-zero; the window shows them in a dialog. Anything else is a bug and is
+shown with its traceback and the log path.
+"""
+
+from __future__ import annotations
+
+
+class QuireError(Exception):
+    """Base of all expected failures. ``message`` says what is wrong, ``action`` what to do."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, action: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.action = action
+
+    def __str__(self) -> str:
+        return self.message
+
+    def user_text(self) -> str:
+        """The message and the fix, as one or two lines."""
+        return f"{self.message}\n{self.action}" if self.action else self.message
+
+
+class Cancelled(QuireError):
+    """The user stopped the operation. Shown silently (or as 'Cancelled.')."""
+
+    exit_code = 130
+
+    def __init__(self, message: str = "Cancelled.") -> None:
+        super().__init__(message)
+
+
+class ConfigError(QuireError):
+    """A setting has a value Quire cannot use."""
+
+    exit_code = 2
+
+    @classmethod
+    def bad_value(cls, key: str, value: object, allowed: str) -> ConfigError:
+        return cls(f"Setting {key} = {value!r} is not valid: {allowed}.",
+                   f"Fix {key} in settings.toml or the QUIRE_{key.upper().replace('.', '_')} variable.")
+
+
+class UsageError(QuireError):
+    """The command was asked for something that cannot be done (a missing path, say)."""
+
+    exit_code = 2
+
+
+class StoreError(QuireError):
+    """The index on disk cannot be used."""
+
+
+class StoreLockedError(StoreError):
+    """Another process is writing to the index."""
+
+
+class StoreCorruptError(StoreError):
+    """The index or the manifest on disk is damaged."""
+
+
+class IndexMismatchError(StoreError):
+    """The index was built with other embedding or chunk settings than the current ones."""
+
+
+class EmbeddingUnavailableError(QuireError):
+    """The embedding model cannot be loaded (not downloaded, no network, bad path)."""
+
+
+class ParseError(QuireError):
+    """A file could not be turned into text. ``reason`` is a short, stable label."""
+
+    reason = "unreadable"
+
+    def __init__(self, message: str, action: str | None = None) -> None:
+        super().__init__(message, action)
+
+
+class UnsupportedFile(ParseError):
+    reason = "unsupported"
+
+
+class EncryptedFile(ParseError):
+    reason = "encrypted"
+
+
+class NoTextLayer(ParseError):
+    reason = "no text"
+
+
+class FileTooLarge(ParseError):
+    reason = "too large"
+
+
+class ParseTimeout(ParseError):
+    reason = "timed out"
+
+
+class DamagedFile(ParseError):
+    reason = "damaged"
+
+
+class UnreadableFile(ParseError):
+    reason = "unreadable"
+
+
+class OllamaError(QuireError):
+    """Talking to the Ollama server failed."""
+
+
+class OllamaUnreachable(OllamaError):
+    """No server answers at the configured URL."""
+
+
+class OllamaModelMissing(OllamaError):
+    """The server answers but does not have the model."""
+
+
+class OllamaServerError(OllamaError):
+    """The server answered with an error."""
+
+
+class OllamaTimeout(OllamaError):
+    """The server did not answer in time."""
+
+
+class OllamaStreamBroken(OllamaError):
+    """The answer stream stopped halfway."""
