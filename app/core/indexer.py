@@ -1,0 +1,556 @@
+"""The single writer: reconcile the library with the disk and bring the index up to date.
+
+A run: scan (stat only) -> compare with the manifest by (size, mtime_ns) -> hash only what
+differs -> touch / move / delete / parse. Parsed files are written in large batches
+(chunk rows first, then their manifest rows), so they are keyword-searchable at once; an
+embedder thread follows behind and adds vectors for chunk texts that have none. A crash
+anywhere leaves the manifest claiming no more than the store holds, and the next run
+repairs the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from .chunking import Chunk, ChunkSpec, text_hash
+from .config import Settings
+from .embed import Embedder
+from .manifest import EMPTY, FAILED, INDEXED, PENDING, SKIPPED, FileRecord, FileRow, Manifest, Root
+from .parsepool import ParseFailure, ParsePool
+from .paths import display
+from .scan import ScanEntry, Scanner, ScanProblem
+from .store import CHUNK_SCHEMA, Store
+from .types import CancelToken, IndexReport, Progress
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[Progress], None]
+
+FLUSH_ROWS = 512  # chunk rows per LanceDB commit: few, large writes keep fragments few
+FLUSH_SECONDS = 2.0  # ...but never hold parsed files back longer than this
+EMBED_QUEUE = 4096  # chunk texts buffered for the embedder; past this it re-reads the store
+VECTOR_FLUSH = 512
+
+
+def sha256_file(path: str, cancel: CancelToken | None = None) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+            if cancel is not None and cancel.cancelled:
+                break
+    return h.hexdigest()
+
+
+@dataclass
+class _Counts:
+    seen: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    moved: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    skipped: int = 0
+    chunks_written: int = 0
+
+
+@dataclass
+class _Job:
+    entry: ScanEntry
+    root_id: int
+    file_id: int
+    sha256: str
+    is_new: bool
+
+
+@dataclass
+class _Batch:
+    ids: list[int] = field(default_factory=list)
+    rows: list[dict[str, object]] = field(default_factory=list)
+    records: list[FileRecord] = field(default_factory=list)
+    texts: list[tuple[str, str]] = field(default_factory=list)
+    since: float = field(default_factory=time.monotonic)
+
+
+class EmbedWorker:
+    """Adds vectors for chunk texts that have none, behind the writer, on its own thread."""
+
+    def __init__(self, store: Store, embedder: Embedder, cancel: CancelToken,
+                 on_progress: Callable[[int, int], None]) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.cancel = cancel
+        self.on_progress = on_progress
+        self.q: queue.Queue[tuple[str, str]] = queue.Queue(EMBED_QUEUE)
+        self.overflow = threading.Event()  # items were dropped: re-read the store for them
+        self.writer_done = threading.Event()
+        self.embedded = 0
+        self.queued = 0
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="quire-embed", daemon=True)
+
+    def start(self, backlog: bool) -> None:
+        if backlog:
+            self.overflow.set()
+        self._thread.start()
+
+    def offer(self, items: Sequence[tuple[str, str]]) -> None:
+        for it in items:
+            try:
+                self.q.put_nowait(it)
+                self.queued += 1
+            except queue.Full:
+                self.overflow.set()
+                return
+
+    def finish(self) -> None:
+        self.writer_done.set()
+        while self._thread.is_alive():
+            self._thread.join(0.2)
+            if self.cancel.cancelled:
+                self._thread.join(10)
+                break
+
+    def _take(self, n: int, wait: float) -> list[tuple[str, str]]:
+        items: list[tuple[str, str]] = []
+        try:
+            items.append(self.q.get(timeout=wait))
+            while len(items) < n:
+                items.append(self.q.get_nowait())
+        except queue.Empty:
+            pass
+        return items
+
+    def _run(self) -> None:
+        try:
+            batch = max(64, getattr(self.embedder, "batch_size", 32) * 4)
+            while not self.cancel.cancelled:
+                items = self._take(batch, 0.2)
+                if items:
+                    self._embed(items)
+                    continue
+                if self.overflow.is_set():
+                    self.overflow.clear()
+                    self._drain_store(batch)
+                    continue
+                if self.writer_done.is_set() and self.q.empty() and not self.overflow.is_set():
+                    return
+        except BaseException as exc:  # reported by the indexer; the run's chunks stay searchable
+            log.exception("embedding failed")
+            self.error = exc
+
+    def _drain_store(self, batch: int) -> None:
+        pending: list[tuple[str, str]] = []
+        for item in self.store.iter_pending_embeddings():
+            if self.cancel.cancelled:
+                return
+            pending.append(item)
+            if len(pending) >= batch:
+                self._embed(pending, checked=True)
+                pending = []
+        if pending:
+            self._embed(pending, checked=True)
+
+    def _embed(self, items: list[tuple[str, str]], checked: bool = False) -> None:
+        texts = dict(items)
+        todo = list(texts) if checked else self.store.missing_vectors(list(texts))
+        if todo:
+            vecs = self.embedder.embed([texts[h] for h in todo])
+            if self.cancel.cancelled:
+                return
+            self.store.add_vectors(todo, vecs)
+            self.embedded += len(todo)
+        self.on_progress(self.embedded, self.q.qsize())
+
+
+class Indexer:
+    """Owns every write to the store and the manifest. One per home, guarded by the writer lock."""
+
+    def __init__(self, settings: Settings, manifest: Manifest, store: Store,
+                 prepare: Callable[[], tuple[Embedder | None, ChunkSpec]]) -> None:
+        """``prepare`` loads the embedder and says how to chunk; it is called only when a run
+        has something to parse or embed, so a run that finds nothing changed loads no model."""
+        self.settings = settings
+        self.manifest = manifest
+        self.store = store
+        self._prepare_fn = prepare
+        self._prepared: tuple[Embedder | None, ChunkSpec] | None = None
+        self.scanner = Scanner(settings.index)
+        self._embed_worker: EmbedWorker | None = None
+
+    def _prepare(self) -> tuple[Embedder | None, ChunkSpec]:
+        if self._prepared is None:
+            self._prepared = self._prepare_fn()
+        return self._prepared
+
+    def _start_embedding(self, cancel: CancelToken, emit: ProgressFn, backlog: bool) -> EmbedWorker | None:
+        """The run's embedder thread, started the first time there is anything to embed."""
+        if self._embed_worker is None:
+            embedder, _ = self._prepare()
+            if embedder is None:
+                return None
+            self._embed_worker = EmbedWorker(
+                self.store, embedder, cancel,
+                lambda done, left: emit(Progress("embed", chunks_embedded=done, chunks_to_embed=left)))
+            self._embed_worker.start(backlog=backlog)
+        return self._embed_worker
+
+    # --- the public operation ------------------------------------------------------------
+
+    def run(self, roots: Sequence[Root] | None = None, progress: ProgressFn | None = None,
+            cancel: CancelToken | None = None, paths: Iterable[str] | None = None) -> IndexReport:
+        """Bring ``roots`` (default: every active library root) up to date.
+
+        ``paths``, when given, limits the run to those files (and folders) inside the roots:
+        the watcher passes what changed instead of rescanning everything.
+        """
+        t0 = time.monotonic()
+        cancel = cancel or CancelToken()
+        emit = progress or (lambda p: None)
+        run_id, interrupted = self.manifest.start_run()
+        if interrupted:
+            self._recover()
+        roots = [r for r in (roots if roots is not None else self.manifest.roots()) if not r.paused]
+        c = _Counts()
+        self._embed_worker = None
+        outcome = "ok"
+        note = ""
+        try:
+            vectors_wanted = self.settings.embedding.backend != "none"
+            if vectors_wanted and (interrupted or not self.manifest.get_meta("vectors_complete")):
+                self._start_embedding(cancel, emit, backlog=True)
+            note = self._reconcile(roots, c, emit, cancel, paths)
+            embedder_worker = self._embed_worker
+            if embedder_worker is not None:
+                emit(Progress("embed", chunks_written=c.chunks_written, chunks_embedded=embedder_worker.embedded,
+                              message="adding vectors"))
+                embedder_worker.finish()
+                if embedder_worker.error is not None:
+                    note = _join(note, f"embedding stopped: {embedder_worker.error}")
+            if cancel.cancelled:
+                outcome = "cancelled"
+            else:
+                emit(Progress("compact", message="updating search indexes"))
+                if c.removed or c.changed or interrupted:
+                    self.store.orphan_vectors()
+                self.store.maintain(final=True)
+        finally:
+            embedder_worker = self._embed_worker
+            if embedder_worker is not None:
+                complete = embedder_worker.error is None and not cancel.cancelled
+            else:  # nothing was embedded this run: still complete if it was before and nothing was added
+                complete = bool(self.manifest.get_meta("vectors_complete")) and c.chunks_written == 0
+                if c.chunks_written == 0 and self.store.chunks is not None and self.store.count_chunks() == 0:
+                    complete = True
+            self.manifest.set_meta("vectors_complete", complete and vectors_wanted)
+            pending = 0 if complete or not vectors_wanted else self.store.count_pending_embeddings()
+            report = IndexReport(
+                files_seen=c.seen, files_added=c.added, files_changed=c.changed, files_removed=c.removed,
+                files_moved=c.moved, files_unchanged=c.unchanged, files_failed=c.failed,
+                files_skipped=c.skipped, chunks_written=c.chunks_written,
+                chunks_embedded=embedder_worker.embedded if embedder_worker else 0,
+                seconds=time.monotonic() - t0, embed_pending=pending, note=note)
+            self.manifest.finish_run(run_id, outcome if not cancel.cancelled else "cancelled", report.as_json())
+        emit(Progress("done", files_done=c.seen, files_total=c.seen, chunks_written=c.chunks_written,
+                      chunks_embedded=report.chunks_embedded))
+        return report
+
+    # --- reconcile -----------------------------------------------------------------------
+
+    def _reconcile(self, roots: Sequence[Root], c: _Counts, emit: ProgressFn, cancel: CancelToken,
+                   only: Iterable[str] | None) -> str:
+        notes: list[str] = []
+        disk: dict[str, tuple[ScanEntry, int]] = {}
+        problems: list[tuple[ScanProblem, int]] = []
+        known: dict[str, FileRow] = {}
+        limit = [os.path.abspath(p) for p in only] if only is not None else None
+        for root in roots:
+            if limit is not None and not any(_overlaps(p, root.path) for p in limit):
+                continue
+            for row in self.manifest.files_of_root(root.id):
+                if limit is None or any(_under(row.path, p) for p in limit):
+                    known[row.path] = row
+            scan_from = [root.path] if limit is None else [p for p in limit if _under(p, root.path)] or [root.path]
+            for item in self._scan(root, scan_from):
+                if cancel.cancelled:
+                    return "cancelled"
+                if isinstance(item, ScanProblem):
+                    if item.path == root.path:
+                        # An unplugged drive must not wipe its index: keep every row of this root.
+                        notes.append(f"{root.display}: {item.reason}")
+                        known = {p: r for p, r in known.items() if r.root_id != root.id}
+                        break
+                    problems.append((item, root.id))
+                else:
+                    disk.setdefault(item.path, (item, root.id))
+                    if len(disk) % 2000 == 0:
+                        emit(Progress("scan", files_total=len(disk), message="looking for changes"))
+        c.seen = len(disk)
+
+        # What differs from the manifest, by size and mtime alone: no file is read here.
+        candidates: list[tuple[ScanEntry, int, FileRow | None]] = []
+        records: list[FileRecord] = []
+        for path, (e, root_id) in disk.items():
+            row = known.pop(path, None)
+            if row is not None and row.status != PENDING and row.size == e.size and row.mtime_ns == e.mtime_ns:
+                c.unchanged += 1
+                continue
+            reason = self._skip_reason(e)
+            if reason is not None:
+                records.append(FileRecord(path, root_id, e.size, e.mtime_ns, None, e.kind, SKIPPED, reason))
+                c.skipped += 1
+                continue
+            candidates.append((e, root_id, row))
+        for p, root_id in problems:
+            row = known.pop(p.path, None)
+            if row is None or row.status != FAILED or row.reason != p.reason:
+                records.append(FileRecord(p.path, root_id, -2, 0, None, None, FAILED, p.reason))
+                c.failed += 1
+        missing = list(known.values())  # in the manifest, gone from disk
+        self._commit_records(records)
+
+        # Hash what changed (threads: hashlib releases the GIL), to tell edits from touches and moves.
+        hashed: list[tuple[ScanEntry, int, FileRow | None, str]] = []
+        fail_records: list[FileRecord] = []
+        if candidates:
+            emit(Progress("scan", files_total=len(candidates), message="checking changed files"))
+            with ThreadPoolExecutor(4) as pool:
+                for (e, root_id, row), res in zip(candidates, pool.map(lambda t: _try_hash(t[0].path, cancel),
+                                                                       candidates), strict=True):
+                    if cancel.cancelled:
+                        return "cancelled"
+                    if isinstance(res, FileNotFoundError):
+                        if row is not None:
+                            missing.append(row)
+                        continue
+                    if isinstance(res, OSError):
+                        fail_records.append(FileRecord(e.path, root_id, e.size, e.mtime_ns, None, e.kind, FAILED,
+                                                       _os_reason(res)))
+                        c.failed += 1
+                        continue
+                    hashed.append((e, root_id, row, res))
+        self._commit_records(fail_records)
+
+        # Touches: same content under the same path. Moves: a missing file's content at a new path.
+        by_sha: dict[str, list[FileRow]] = {}
+        for row in missing:
+            if row.sha256 and row.status in (INDEXED, EMPTY):
+                by_sha.setdefault(row.sha256, []).append(row)
+        touches: list[tuple[int, int, int]] = []
+        moves: list[tuple[FileRow, ScanEntry, int]] = []
+        jobs: list[tuple[ScanEntry, int, FileRow | None, str]] = []
+        for e, root_id, row, sha in hashed:
+            if row is not None and row.sha256 == sha and row.status in (INDEXED, EMPTY, FAILED, SKIPPED):
+                touches.append((row.id, e.size, e.mtime_ns))
+                c.unchanged += 1
+            elif row is None and by_sha.get(sha):
+                moves.append((by_sha[sha].pop(), e, root_id))
+            else:
+                jobs.append((e, root_id, row, sha))
+        if touches:
+            with self.manifest.transaction() as conn:
+                for fid, size, mtime in touches:
+                    self.manifest.touch(conn, fid, size, mtime)
+        moved_ids = {m[0].id for m in moves}
+        missing = [r for r in missing if r.id not in moved_ids]
+        jobs.extend(self._apply_moves(moves, c, roots))
+
+        # Deletions: rows leave the store first, then the manifest.
+        if missing and not cancel.cancelled:
+            ids = [r.id for r in missing]
+            self.store.delete_files(ids)
+            with self.manifest.transaction() as conn:
+                self.manifest.forget(conn, ids)
+            c.removed += len(missing)
+
+        if jobs and not cancel.cancelled:
+            embed = self._start_embedding(cancel, emit, backlog=False) \
+                if self.settings.embedding.backend != "none" else None
+            self._parse_and_write(jobs, c, emit, cancel, embed)
+        return "; ".join(notes)
+
+    def _scan(self, root: Root, starts: Sequence[str]) -> Iterable[ScanEntry | ScanProblem]:
+        if starts == [root.path]:
+            yield from self.scanner.walk([root.path])
+            return
+        # A limited run (the watcher's): walk each changed path, but judge ignore rules from the root.
+        for start in starts:
+            for item in self.scanner.walk([start]):
+                if isinstance(item, ScanEntry):
+                    if self.scanner.is_ignored(root.path, item.path):
+                        continue
+                    item = ScanEntry(item.path, item.size, item.mtime_ns, root.path, item.kind)
+                elif item.path == start and start != root.path:
+                    continue  # the changed path itself vanished: handled as a deletion
+                yield item
+
+    def _skip_reason(self, e: ScanEntry) -> str | None:
+        if e.kind is None:
+            return "not a text document (unsupported type)"
+        cap = self.settings.index.max_file_bytes
+        if e.size > cap:
+            return f"too large ({_mb(e.size)} over the {_mb(cap)} limit)"
+        return None
+
+    def _commit_records(self, records: Sequence[FileRecord]) -> None:
+        if records:
+            with self.manifest.transaction() as conn:
+                for r in records:
+                    self.manifest.record(conn, r)
+
+    def _apply_moves(self, moves: list[tuple[FileRow, ScanEntry, int]], c: _Counts,
+                     roots: Sequence[Root]) -> list[tuple[ScanEntry, int, FileRow | None, str]]:
+        """Re-path moved files' rows, embedding nothing. Files whose rows are not all there (a
+        crash mid-move) are handed back to be parsed again, keeping their manifest ids."""
+        root_display = {r.id: r.display for r in roots}
+        redo: list[tuple[ScanEntry, int, FileRow | None, str]] = []
+        for i in range(0, len(moves), 200):
+            part = moves[i:i + 200]
+            with_rows = {row.id: (display(e.path), root_display.get(rid, ""))
+                         for row, e, rid in part if row.status == INDEXED}
+            expected = sum(row.chunks for row, _, _ in part if row.status == INDEXED)
+            if self.store.repath(with_rows) != expected:
+                redo.extend((e, rid, row, row.sha256 or "") for row, e, rid in part)
+                continue
+            with self.manifest.transaction() as conn:
+                for row, e, rid in part:
+                    self.manifest.move(conn, row.id, e.path, rid, e.size, e.mtime_ns)
+            c.moved += len(part)
+        return redo
+
+    # --- parse, chunk, write -------------------------------------------------------------
+
+    def _parse_and_write(self, jobs: list[tuple[ScanEntry, int, FileRow | None, str]], c: _Counts,
+                         emit: ProgressFn, cancel: CancelToken, embed: EmbedWorker | None) -> None:
+        roots = {r.id: r for r in self.manifest.roots()}
+        # New files get a 'pending' manifest row now, so their chunks have an id to live under.
+        work: list[_Job] = []
+        with self.manifest.transaction() as conn:
+            for e, root_id, row, sha in jobs:
+                fid = row.id if row is not None else self.manifest.reserve(conn, e.path, root_id)
+                work.append(_Job(e, root_id, fid, sha, row is None or row.status == PENDING))
+        total = len(work)
+        done = 0
+        batch = _Batch()
+        by_id = {j.file_id: j for j in work}
+        _, spec = self._prepare()
+        pool = ParsePool(spec, self.settings.index.worker_count(), self.settings.index.parse_timeout_s,
+                         self.settings.index.parse_memory_mb)
+        try:
+            for fid, outcome in pool.map(((j.file_id, j.entry.path) for j in work), cancel):
+                job = by_id[fid]
+                done += 1
+                e = job.entry
+                folder = roots[job.root_id].display if job.root_id in roots else ""
+                if isinstance(outcome, ParseFailure):
+                    batch.ids.append(fid)
+                    batch.records.append(FileRecord(e.path, job.root_id, e.size, e.mtime_ns, job.sha256, e.kind,
+                                                    FAILED, outcome.message))
+                    c.failed += 1
+                else:
+                    batch.ids.append(fid)
+                    self._add_rows(batch, fid, e, folder, outcome)
+                    batch.records.append(FileRecord(e.path, job.root_id, e.size, e.mtime_ns, job.sha256, e.kind,
+                                                    INDEXED if outcome else EMPTY,
+                                                    "" if outcome else "no text found", len(outcome)))
+                    if job.is_new:
+                        c.added += 1
+                    else:
+                        c.changed += 1
+                if len(batch.rows) >= FLUSH_ROWS or time.monotonic() - batch.since > FLUSH_SECONDS:
+                    self._flush(batch, c, embed)
+                    batch = _Batch()
+                emit(Progress("parse", files_done=done, files_total=total, chunks_written=c.chunks_written,
+                              chunks_embedded=embed.embedded if embed else 0, current=display(e.path)))
+            self._flush(batch, c, embed)
+        finally:
+            pool.close()
+
+    @staticmethod
+    def _add_rows(batch: _Batch, fid: int, e: ScanEntry, folder: str, chunks: list[Chunk]) -> None:
+        shown = display(e.path)
+        for ch in chunks:
+            embed_text = ch.embed_text
+            h = text_hash(embed_text)
+            batch.rows.append({"id": f"{fid}:{ch.chunk_no}", "file_id": fid, "path": shown, "folder": folder,
+                               "kind": e.kind or "", "chunk_no": ch.chunk_no, "page": ch.page,
+                               "heading": ch.heading, "text": ch.text, "text_hash": h})
+            batch.texts.append((h, embed_text))
+
+    def _flush(self, batch: _Batch, c: _Counts, embed: EmbedWorker | None) -> None:
+        if not batch.ids:
+            return
+        rows = pa.Table.from_pylist(batch.rows, schema=CHUNK_SCHEMA) if batch.rows else None
+        self.store.replace_files(batch.ids, rows)  # 1. the rows
+        self._commit_records(batch.records)  # 2. then the manifest says so
+        c.chunks_written += len(batch.rows)
+        if embed is not None:
+            embed.offer(batch.texts)
+
+    # --- crash recovery ------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """After a run that never finished: drop chunk rows no manifest row owns."""
+        tbl = self.store.chunks
+        if tbl is None:
+            return
+        owned = self.manifest.file_ids()
+        stray: set[int] = set()
+        for b in tbl.to_lance().to_batches(columns=["file_id"], batch_size=65536):
+            stray.update(i for i in b.column(0).to_pylist() if i not in owned)
+        if stray:
+            log.warning("removing chunks of %d files left by an interrupted run", len(stray))
+            self.store.delete_files(sorted(stray))
+
+    def remove_root(self, root: Root) -> int:
+        """Take a folder or file out of the library: its rows leave the store, then the manifest."""
+        ids = [r.id for r in self.manifest.files_of_root(root.id)]
+        self.store.delete_files(ids)
+        self.manifest.remove_root(root.id)
+        if ids:
+            self.store.orphan_vectors()
+            self.store.maintain(final=True)
+        return len(ids)
+
+
+def _try_hash(path: str, cancel: CancelToken) -> str | OSError:
+    try:
+        return sha256_file(path, cancel)
+    except OSError as exc:
+        return exc
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder"
+    return f"cannot read: {exc.strerror or exc}"
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:,.1f} MB" if n < 1024 ** 3 else f"{n / 1024 ** 3:,.1f} GB"
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _overlaps(a: str, b: str) -> bool:
+    return _under(a, b) or _under(b, a)
+
+
+def _join(a: str, b: str) -> str:
+    return f"{a}; {b}" if a else b
+

@@ -1,0 +1,477 @@
+"""The library: one object that opens a Quire home and offers what the CLI and the window do.
+
+``Library.open(paths, settings, write=True)`` takes the writer lock; readers take none and
+see the writer's commits as they land. The index records the embedding model, its
+dimension and the chunk settings; opening it with other settings is refused until the user
+rebuilds (``rebuild`` builds beside the old tables and swaps them in when done).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .chunking import ChunkSpec, check_chunking
+from .config import Paths, Settings
+from .embed import Embedder, EmbedderInfo, load_embedder
+from .errors import EmbeddingUnavailableError, IndexMismatchError, StoreError, UsageError
+from .indexer import EmbedWorker, Indexer, ProgressFn
+from .lock import WriterLock
+from .manifest import FAILED, Manifest, Root
+from .search import Searcher
+from .store import Store, disk_bytes
+from .types import CancelToken, IndexReport, Progress, SearchResult
+
+log = logging.getLogger(__name__)
+
+INDEX_META = "index"
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildPlan:
+    reparse: bool  # chunk settings changed: files are parsed again
+    reembed: bool  # embedding model changed: every chunk text is embedded again
+    files: int
+    chunks: int
+    chunks_per_second: float | None  # the embedding rate measured on this machine, if known
+
+    def describe(self) -> str:
+        what = "re-parse and re-embed" if self.reparse and self.reembed else \
+            "re-parse" if self.reparse else "re-embed"
+        text = f"Rebuild will {what} {self.files:,} files ({self.chunks:,} chunks)"
+        if self.reembed and self.chunks_per_second:
+            text += f", about {_duration(self.chunks / self.chunks_per_second)} at the measured " \
+                    f"{self.chunks_per_second:.0f} chunks/s"
+        return text + ". The current index keeps answering until the new one is ready."
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", s.lower()).strip("_")[:60] or "x"
+
+
+def _duration(s: float) -> str:
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
+class Library:
+    def __init__(self, paths: Paths, settings: Settings, manifest: Manifest, lock: WriterLock | None) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.manifest = manifest
+        self._lock = lock
+        self._store: Store | None = None
+        self._embedder: Embedder | None = None
+        self._embedder_error: str = ""
+        self._embedder_loaded = False
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, paths: Paths, settings: Settings, *, write: bool = False) -> Library:
+        lock = None
+        if write:
+            _check_writable(paths.data_dir)
+            lock = WriterLock(paths.lock_file)
+            lock.acquire()
+        try:
+            manifest = Manifest(paths.manifest_db, read_only=not write)
+            lib = cls(paths, settings, manifest, lock)
+        except BaseException:
+            if lock:
+                lock.release()
+            raise
+        return lib
+
+    def close(self) -> None:
+        self.manifest.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def writable(self) -> bool:
+        return self._lock is not None
+
+    # --- the index's identity ------------------------------------------------------------
+
+    def meta(self) -> dict[str, Any] | None:
+        return self.manifest.get_meta(INDEX_META)
+
+    def _wanted(self, info: EmbedderInfo | None) -> dict[str, Any]:
+        ident = self.settings.embedding_identity()
+        return {
+            "embedding": {**ident, "dim": info.dim if info else None},
+            "chunking": {"chunk_size": self.settings.chunking.chunk_size,
+                         "chunk_overlap": self.settings.chunking.chunk_overlap},
+        }
+
+    def mismatch(self) -> str | None:
+        """Why the index on disk does not fit the current settings, or None."""
+        meta = self.meta()
+        if meta is None:
+            return None
+        want = self._wanted(None)
+        have_e, want_e = meta["embedding"], want["embedding"]
+        diffs = []
+        if (have_e["backend"], have_e["model"]) != (want_e["backend"], want_e["model"]):
+            have = f'{have_e["backend"]} {have_e["model"]}'.strip()
+            now = f'{want_e["backend"]} {want_e["model"]}'.strip()
+            diffs.append(f"embedding {have} (settings now: {now})")
+        if meta["chunking"] != want["chunking"]:
+            c = meta["chunking"]
+            diffs.append(f"chunks of {c['chunk_size']} tokens with {c['chunk_overlap']} overlap (settings now: "
+                         f"{want['chunking']['chunk_size']} with {want['chunking']['chunk_overlap']})")
+        return "; ".join(diffs) or None
+
+    def check_settings(self) -> None:
+        why = self.mismatch()
+        if why:
+            raise IndexMismatchError(f"The index was built with {why}.",
+                                     "Run `quire rebuild` to rebuild it with the new settings, or change the "
+                                     "settings back.")
+
+    # --- components ----------------------------------------------------------------------
+
+    def embedder(self) -> Embedder | None:
+        """The configured embedder, loaded once; None for backend "none" or when unavailable."""
+        if not self._embedder_loaded:
+            self._embedder_loaded = True
+            try:
+                self._embedder = load_embedder(self.settings, self.paths)
+            except EmbeddingUnavailableError as exc:
+                self._embedder_error = exc.message
+                log.warning("embedding unavailable: %s", exc.message)
+        return self._embedder
+
+    @property
+    def embedder_error(self) -> str:
+        return self._embedder_error
+
+    def store(self) -> Store:
+        if self._store is None:
+            meta = self.meta()
+            if meta is None:
+                ident = self.settings.embedding_identity()
+                chunks, vectors = "chunks_1", f"vectors_{_slug(ident['backend'] + '_' + ident['model'])}"
+            else:
+                chunks, vectors = meta["chunks_table"], meta["vectors_table"]
+            if ident_none(meta, self.settings):
+                vectors = None
+            self._store = Store(self.paths.index_dir, chunks, vectors, read_only=not self.writable)
+        return self._store
+
+    def _ensure_meta(self, info: EmbedderInfo | None) -> None:
+        meta = self.meta()
+        if meta is None:
+            st = self.store()
+            meta = {"chunks_table": st.chunks_name, "vectors_table": st.vectors_name or "",
+                    **self._wanted(info), "created_at": time.time()}
+            self.manifest.set_meta(INDEX_META, meta)
+        elif info is not None and meta["embedding"].get("dim") is None:
+            meta["embedding"]["dim"] = info.dim
+            self.manifest.set_meta(INDEX_META, meta)
+
+    def _spec(self, info: EmbedderInfo | None) -> ChunkSpec:
+        c = self.settings.chunking
+        if info is not None:
+            check_chunking(c, info.max_tokens, info.model)
+        tokenizer = info.tokenizer_file if info else ""
+        if not tokenizer and self.settings.embedding.backend == "fastembed" and self.settings.embedding.model_path:
+            f = Path(self.settings.embedding.model_path).expanduser() / "tokenizer.json"
+            tokenizer = str(f) if f.exists() else ""
+        return ChunkSpec(c.chunk_size, c.chunk_overlap, tokenizer)
+
+    # --- library folders -----------------------------------------------------------------
+
+    def roots(self) -> list[Root]:
+        return self.manifest.roots()
+
+    def add(self, path: str) -> Root:
+        self._need_write()
+        p = os.path.abspath(os.path.expanduser(path))
+        if not os.path.lexists(p):
+            raise UsageError(f"{path} does not exist.", "Check the path and try again.")
+        if not os.path.isdir(p) and not os.path.isfile(p):
+            raise UsageError(f"{path} is neither a folder nor a regular file.")
+        for r in self.manifest.roots():
+            if p == r.path:
+                return r
+            if p.startswith(r.path.rstrip(os.sep) + os.sep) and not r.is_file:
+                return r  # already inside a library folder
+        root = self.manifest.add_root(p, os.path.isfile(p))
+        # A new folder that contains existing roots absorbs them: their files move under it.
+        for r in self.manifest.roots():
+            if r.id != root.id and r.path.startswith(p.rstrip(os.sep) + os.sep):
+                with self.manifest.transaction() as conn:
+                    conn.execute("UPDATE files SET root_id=? WHERE root_id=?", (root.id, r.id))
+                    conn.execute("DELETE FROM roots WHERE id=?", (r.id,))
+        return root
+
+    def find_root(self, path: str) -> Root | None:
+        p = os.path.abspath(os.path.expanduser(path))
+        return next((r for r in self.manifest.roots() if r.path == p), None)
+
+    def remove(self, path: str) -> int:
+        """Take a folder or file out of the library; returns how many files' rows left the index."""
+        self._need_write()
+        root = self.find_root(path)
+        if root is None:
+            raise UsageError(f"{path} is not in the library.", "`quire status` lists the library's folders.")
+        return self._indexer().remove_root(root)
+
+    def set_paused(self, path: str, paused: bool) -> None:
+        self._need_write()
+        root = self.find_root(path)
+        if root is None:
+            raise UsageError(f"{path} is not in the library.")
+        self.manifest.set_paused(root.id, paused)
+
+    # --- indexing ------------------------------------------------------------------------
+
+    def _need_write(self) -> None:
+        if not self.writable:
+            raise StoreError("This library was opened read-only.")
+
+    def _prepare(self) -> tuple[Embedder | None, ChunkSpec]:
+        """Load the embedder (if any) and fix how text is chunked; record both in the index."""
+        emb = self.embedder()
+        info = emb.info if emb else None
+        meta = self.meta()
+        if meta is not None and info is not None:
+            recorded = meta["embedding"].get("dim")
+            if recorded is not None and recorded != info.dim:
+                raise IndexMismatchError(
+                    f"The index holds {recorded}-dimension vectors but {info.model} makes {info.dim}.",
+                    "Run `quire rebuild`.")
+        self._ensure_meta(info)
+        return emb, self._spec(info)
+
+    def _indexer(self) -> Indexer:
+        self._need_write()
+        self.check_settings()
+        if self.meta() is None:
+            self._ensure_meta(None)
+        return Indexer(self.settings, self.manifest, self.store(), self._prepare)
+
+    def index(self, paths: list[str] | None = None, progress: ProgressFn | None = None,
+              cancel: CancelToken | None = None, changed: list[str] | None = None) -> IndexReport:
+        """Add ``paths`` to the library (if given) and bring the library up to date.
+
+        ``changed`` limits the work to those paths (the watcher's events)."""
+        self._need_write()
+        self.check_settings()
+        roots = None
+        if paths:
+            roots = [self.add(p) for p in paths]
+            # Index the whole library's changes only when asked for everything.
+            roots = list({r.id: r for r in roots}.values())
+        indexer = self._indexer()
+        report = indexer.run(roots, progress, cancel, changed)
+        if self._embedder_error and not report.note:
+            report = _with_note(report, f"no vectors yet ({self._embedder_error}); keyword search works")
+        return report
+
+    # --- search --------------------------------------------------------------------------
+
+    def searcher(self) -> Searcher:
+        self.check_settings()
+        emb = None
+        reason = ""
+        if self.settings.embedding.backend == "none":
+            reason = 'embedding.backend is "none"'
+        else:
+            st = self.store()
+            if st.count_vectors() == 0:
+                reason = "no vectors have been computed yet"
+            else:
+                emb = self.embedder()
+                reason = self._embedder_error
+        return Searcher(self.store(), emb, self.settings.search.mode if emb else "keyword", reason)
+
+    def search(self, query: str, k: int = 8, folder: str | None = None,
+               kinds: list[str] | None = None) -> SearchResult:
+        if self.meta() is None:
+            return SearchResult((), "keyword", "the library is empty: add a folder with `quire index PATH`")
+        if folder:
+            root = self.find_root(folder)
+            if root is None:
+                raise UsageError(f"{folder} is not a library folder.", "`quire status` lists them.")
+            folder = root.display
+        return self.searcher().search(query, k, folder, kinds)
+
+    # --- status --------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        meta = self.meta()
+        failed = self.manifest.files_by_status(FAILED)
+        st = self.store() if meta is not None else None
+        emb = meta["embedding"] if meta else {**self.settings.embedding_identity(), "dim": None}
+        chunking = meta["chunking"] if meta else {"chunk_size": self.settings.chunking.chunk_size,
+                                                  "chunk_overlap": self.settings.chunking.chunk_overlap}
+        stats = st.stats() if st is not None else None
+        return {
+            "folders": [{"path": r.display, "kind": "file" if r.is_file else "folder", "paused": r.paused,
+                         "present": os.path.exists(r.path)} for r in self.manifest.roots()],
+            "files": self.manifest.counts(),
+            "chunks": stats.chunks if stats else 0,
+            "vectors": stats.vectors if stats else 0,
+            "embedding": {"backend": emb["backend"], "model": emb["model"], "dim": emb.get("dim")},
+            "chunking": chunking,
+            "store_bytes": disk_bytes(str(self.paths.index_dir)) + _file_size(self.paths.manifest_db),
+            "failed": [{"path": f.display, "reason": f.reason} for f in failed],
+            "skipped": self.manifest.counts().get("skipped", 0),
+            "settings_mismatch": self.mismatch(),
+            "home": str(self.paths.data_dir),
+        }
+
+    # --- rebuild -------------------------------------------------------------------------
+
+    def plan_rebuild(self) -> RebuildPlan | None:
+        meta = self.meta()
+        if meta is None:
+            return None
+        want = self._wanted(None)
+        reparse = meta["chunking"] != want["chunking"]
+        e = meta["embedding"]
+        reembed = (e["backend"], e["model"]) != (want["embedding"]["backend"], want["embedding"]["model"])
+        if not (reparse or reembed):
+            return None
+        rate = None
+        for run in self.manifest.last_runs(50):
+            rep = run.get("report") or {}
+            if rep.get("chunks_embedded", 0) >= 50 and rep.get("seconds"):
+                rate = rep["chunks_embedded"] / rep["seconds"]
+                break
+        return RebuildPlan(reparse, reembed or reparse, sum(self.manifest.counts().values()),
+                           self.manifest.total_chunks(), rate)
+
+    def rebuild(self, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> IndexReport:
+        """Build the index anew for the current settings beside the old one, then swap.
+
+        An embedding change re-embeds the stored chunk texts without parsing a file again;
+        a chunking change parses again (vectors of unchanged chunk texts are reused)."""
+        self._need_write()
+        plan = self.plan_rebuild()
+        if plan is None:
+            raise UsageError("The index already matches the settings; nothing to rebuild.")
+        cancel = cancel or CancelToken()
+        emit = progress or (lambda p: None)
+        t0 = time.monotonic()
+        old = self.meta()
+        assert old is not None
+        emb = self.embedder()
+        if emb is None and self.settings.embedding.backend != "none":
+            raise EmbeddingUnavailableError(f"Cannot rebuild: {self._embedder_error}")
+        info = emb.info if emb else None
+        ident = self.settings.embedding_identity()
+        vectors = f"vectors_{_slug(ident['backend'] + '_' + ident['model'])}" if emb else ""
+        if plan.reparse:
+            gen = int(old["chunks_table"].rsplit("_", 1)[-1]) + 1
+            chunks = f"chunks_{gen}"
+            staging = Paths(self.paths.config_dir, self.paths.data_dir / "rebuild")
+            shutil.rmtree(staging.data_dir, ignore_errors=True)
+            staging.data_dir.mkdir(parents=True)
+            sm = Manifest(staging.manifest_db)
+            try:
+                for r in self.manifest.roots():
+                    root = sm.add_root(r.path, r.is_file)
+                    if r.paused:
+                        sm.set_paused(root.id, True)
+                store = Store(self.paths.index_dir, chunks, vectors or None)
+                store.drop_table(chunks)
+                sm.set_meta(INDEX_META, {"chunks_table": chunks, "vectors_table": vectors, **self._wanted(info),
+                                         "created_at": time.time()})
+                spec = self._spec(info)
+                report = Indexer(self.settings, sm, store, lambda: (emb, spec)).run(None, progress, cancel)
+                cancel.raise_if_cancelled()
+                sm.close()
+                self.manifest.close()
+                _swap_db(staging.manifest_db, self.paths.manifest_db)
+            finally:
+                sm.close()
+            self.manifest = Manifest(self.paths.manifest_db)
+        else:
+            chunks = old["chunks_table"]
+            store = Store(self.paths.index_dir, chunks, vectors or None)
+            if vectors:
+                store.drop_table(vectors)
+                worker = EmbedWorker(store, emb, cancel,  # type: ignore[arg-type]
+                                     lambda d, left: emit(Progress("embed", chunks_embedded=d)))
+                worker.start(backlog=True)
+                worker.finish()
+                if worker.error is not None:
+                    raise worker.error
+                cancel.raise_if_cancelled()
+                store.maintain(final=True)
+            report = IndexReport(files_seen=sum(self.manifest.counts().values()),
+                                 chunks_embedded=worker.embedded if vectors else 0,
+                                 seconds=time.monotonic() - t0)
+            self.manifest.set_meta(INDEX_META, {**old, "vectors_table": vectors, **self._wanted(info)})
+        # The new tables are in use: drop what only the old index needed.
+        keep = {chunks, vectors}
+        for name in (old["chunks_table"], old["vectors_table"]):
+            if name and name not in keep:
+                store.drop_table(name)
+        self._store = None
+        return _with_note(report, "rebuilt", seconds=time.monotonic() - t0)
+
+
+def ident_none(meta: dict[str, Any] | None, settings: Settings) -> bool:
+    backend = meta["embedding"]["backend"] if meta else settings.embedding.backend
+    return backend == "none"
+
+
+def _with_note(r: IndexReport, note: str, seconds: float | None = None) -> IndexReport:
+    from dataclasses import replace
+
+    return replace(r, note=f"{r.note}; {note}" if r.note else note,
+                   seconds=r.seconds if seconds is None else seconds)
+
+
+def _file_size(p: Path) -> int:
+    try:
+        return p.stat().st_size
+    except OSError:
+        return 0
+
+
+def _check_writable(d: Path) -> None:
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"Cannot create Quire's data folder {d} ({exc.strerror or exc}).",
+                         "Point QUIRE_HOME at a writable folder.") from None
+    if not os.access(d, os.W_OK):
+        raise StoreError(f"Quire's data folder {d} is read-only.",
+                         "Make it writable or point QUIRE_HOME at a writable folder.")
+
+
+def _swap_db(src: Path, dst: Path) -> None:
+    """Move a finished manifest over the live one (both closed), WAL folded in first."""
+    conn = sqlite3.connect(str(src))
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        conn.close()
+    for suffix in ("-wal", "-shm"):
+        Path(str(dst) + suffix).unlink(missing_ok=True)
+    os.replace(src, dst)
+

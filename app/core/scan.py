@@ -1,0 +1,136 @@
+"""Walk the library's folders: what files are there, cheaply (stat only, no contents).
+
+Ignore rules are gitignore patterns relative to each library folder. Symlinks are followed
+only while they stay inside the folder the user added, and each directory is entered once
+(by device and inode), so a symlink loop ends. Anything that cannot be looked at becomes a
+``ScanProblem`` with a one-line reason; the walk goes on.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import pathspec
+
+from .config import DEFAULT_IGNORE, IndexSettings
+from .parse import kind_of
+from .paths import display, is_within
+
+
+@dataclass(frozen=True, slots=True)
+class ScanEntry:
+    path: str
+    size: int
+    mtime_ns: int
+    root: str
+    kind: str | None  # None: a known non-text type, listed as skipped
+
+
+@dataclass(frozen=True, slots=True)
+class ScanProblem:
+    path: str
+    root: str
+    reason: str
+
+
+def build_ignore(settings: IndexSettings) -> pathspec.PathSpec:
+    return pathspec.PathSpec.from_lines("gitwildmatch", [*DEFAULT_IGNORE, *settings.ignore])
+
+
+class Scanner:
+    def __init__(self, settings: IndexSettings) -> None:
+        self.settings = settings
+        self.ignore = build_ignore(settings)
+
+    def is_ignored(self, root: str, path: str, is_dir: bool = False) -> bool:
+        """Whether ``path`` (inside ``root``) is skipped by the ignore rules or the hidden rule."""
+        rel = os.path.relpath(path, root) if path != root else os.path.basename(path)
+        rel = rel.replace(os.sep, "/")
+        if not self.settings.hidden and any(p.startswith(".") and p not in (".", "..") for p in rel.split("/")):
+            return True
+        return self.ignore.match_file(rel + "/" if is_dir else rel)
+
+    def walk(self, roots: Iterable[str]) -> Iterator[ScanEntry | ScanProblem]:
+        for root in roots:
+            yield from self._walk_root(root)
+
+    def _walk_root(self, root: str) -> Iterator[ScanEntry | ScanProblem]:
+        try:
+            st = os.stat(root)
+        except FileNotFoundError:
+            yield ScanProblem(root, root, "folder not found (removed or unmounted?)")
+            return
+        except OSError as exc:
+            yield ScanProblem(root, root, _os_reason(exc))
+            return
+        if stat.S_ISREG(st.st_mode):
+            yield self._entry(root, root, st)
+            return
+        real_root = os.path.realpath(root)
+        seen_dirs: set[tuple[int, int]] = {(st.st_dev, st.st_ino)}
+        stack = [root]
+        while stack:
+            d = stack.pop()
+            try:
+                with os.scandir(d) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError as exc:
+                yield ScanProblem(d, root, _os_reason(exc))
+                continue
+            for e in entries:
+                path = e.path
+                try:
+                    is_link = e.is_symlink()
+                    if is_link:
+                        target = os.path.realpath(path)
+                        if not is_within(target, real_root):
+                            # Not followed: it would leave the folder the user chose.
+                            if os.path.exists(path):
+                                continue
+                            yield ScanProblem(path, root, "dangling symbolic link")
+                            continue
+                    est = e.stat(follow_symlinks=True)
+                except FileNotFoundError:
+                    if is_link:
+                        yield ScanProblem(path, root, "dangling symbolic link")
+                    continue  # vanished between listing and stat: nothing to index
+                except OSError as exc:
+                    if exc.errno == errno.ELOOP:
+                        yield ScanProblem(path, root, "symbolic link loop")
+                    else:
+                        yield ScanProblem(path, root, _os_reason(exc))
+                    continue
+                if stat.S_ISDIR(est.st_mode):
+                    if self.is_ignored(root, path, is_dir=True):
+                        continue
+                    key = (est.st_dev, est.st_ino)
+                    if key in seen_dirs:
+                        continue  # a loop or a second way into a folder already walked
+                    seen_dirs.add(key)
+                    stack.append(path)
+                elif stat.S_ISREG(est.st_mode):
+                    if self.is_ignored(root, path):
+                        continue
+                    yield self._entry(path, root, est)
+                # sockets, fifos, devices: never read
+
+    def _entry(self, path: str, root: str, st: os.stat_result) -> ScanEntry:
+        return ScanEntry(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, root=root, kind=kind_of(path))
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if exc.errno == errno.ENOENT:
+        return "not found"
+    return exc.strerror or str(exc)
+
+
+def describe(path: str) -> str:
+    return display(path)

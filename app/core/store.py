@@ -1,0 +1,371 @@
+"""LanceDB on disk: the chunks table (text, BM25) and the vectors table (one row per chunk text).
+
+Vectors are keyed by the hash of the text they embed, not by chunk: a renamed file, a
+copied file, or an unchanged page of an edited PDF finds its vectors already there, and a
+new embedding model is just a new vectors table beside the chunks. Chunk rows of a file are
+replaced as a unit by ``file_id`` (an integer from the manifest), so no path ever has to be
+quoted into a filter to delete it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .errors import StoreCorruptError, StoreError
+
+log = logging.getLogger(__name__)
+
+CHUNK_SCHEMA = pa.schema([
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("file_id", pa.int64(), nullable=False),
+    pa.field("path", pa.string(), nullable=False),
+    pa.field("folder", pa.string(), nullable=False),
+    pa.field("kind", pa.string(), nullable=False),
+    pa.field("chunk_no", pa.int32(), nullable=False),
+    pa.field("page", pa.int32(), nullable=True),
+    pa.field("heading", pa.string(), nullable=False),
+    pa.field("text", pa.string(), nullable=False),
+    pa.field("text_hash", pa.string(), nullable=False),
+])
+
+# Below this many vectors a flat scan is fast and exact; above it an IVF index pays off.
+VECTOR_INDEX_MIN_ROWS = 100_000
+# Compact once a table has this many fragments (each add makes at least one).
+COMPACT_FRAGMENTS = 64
+# Old table versions are kept this long so readers in other processes finish their query.
+KEEP_VERSIONS = timedelta(minutes=10)
+
+
+def vector_schema(dim: int) -> pa.Schema:
+    return pa.schema([
+        pa.field("text_hash", pa.string(), nullable=False),
+        pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
+    ])
+
+
+def _in_list(values: Iterable[int]) -> str:
+    return ",".join(str(int(v)) for v in values)
+
+
+def _str_list(values: Iterable[str]) -> str:
+    return ",".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    chunks: int
+    vectors: int
+    bytes: int
+    fragments: int
+    fts_unindexed: int
+
+
+@contextmanager
+def _lance_errors(uri: str) -> Iterator[None]:
+    try:
+        yield
+    except StoreError:
+        raise
+    except (OSError, RuntimeError, ValueError) as exc:
+        text = str(exc)
+        if isinstance(exc, PermissionError) or "Permission denied" in text or "Read-only" in text:
+            raise StoreError(f"Cannot write the index at {uri}: permission denied.",
+                             "Make the folder writable or point QUIRE_HOME at a writable folder.") from None
+        if "not found" in text.lower() and "table" in text.lower():
+            raise
+        raise StoreCorruptError(f"The index at {uri} could not be read ({text.splitlines()[0][:200]}).",
+                                "Run `quire rebuild` to build it again from your files.") from None
+
+
+class Store:
+    """One LanceDB connection. Writers must be the single indexer; readers may be many."""
+
+    def __init__(self, uri: str | Path, chunks_table: str, vectors_table: str | None,
+                 *, read_only: bool = False) -> None:
+        import lancedb
+
+        self.uri = str(uri)
+        self.chunks_name = chunks_table
+        self.vectors_name = vectors_table
+        self.read_only = read_only
+        if not read_only and "://" not in self.uri:
+            Path(self.uri).mkdir(parents=True, exist_ok=True)
+        with _lance_errors(self.uri):
+            # Readers re-check the latest version on every query so they see the writer's commits.
+            self.db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0) if read_only else None)
+        self._chunks: Any = None
+        self._vectors: Any = None
+        self._fts_ready = False
+
+    # --- tables --------------------------------------------------------------------------
+
+    def _table_names(self) -> set[str]:
+        with _lance_errors(self.uri):
+            res = self.db.list_tables()
+            names = getattr(res, "tables", res)
+            return set(names)
+
+    @property
+    def chunks(self) -> Any:
+        if self._chunks is None:
+            with _lance_errors(self.uri):
+                if self.chunks_name in self._table_names():
+                    self._chunks = self.db.open_table(self.chunks_name)
+                elif self.read_only:
+                    return None
+                else:
+                    self._chunks = self.db.create_table(self.chunks_name, schema=CHUNK_SCHEMA)
+            self._fts_ready = any(i.index_type == "FTS" for i in self._chunks.list_indices())
+        return self._chunks
+
+    def vectors(self, dim: int | None = None) -> Any:
+        if self._vectors is None and self.vectors_name:
+            with _lance_errors(self.uri):
+                if self.vectors_name in self._table_names():
+                    self._vectors = self.db.open_table(self.vectors_name)
+                elif dim and not self.read_only:
+                    self._vectors = self.db.create_table(self.vectors_name, schema=vector_schema(dim))
+        return self._vectors
+
+    def drop_table(self, name: str) -> None:
+        if name in self._table_names():
+            with _lance_errors(self.uri):
+                self.db.drop_table(name)
+
+    # --- chunk writes --------------------------------------------------------------------
+
+    def replace_files(self, file_ids: Sequence[int], rows: pa.Table | None) -> None:
+        """Delete every chunk of ``file_ids``, then add ``rows`` (which belong to those files)."""
+        tbl = self.chunks
+        with _lance_errors(self.uri):
+            if file_ids:
+                tbl.delete(f"file_id IN ({_in_list(file_ids)})")
+            if rows is not None and rows.num_rows:
+                tbl.add(rows)
+
+    def delete_files(self, file_ids: Sequence[int]) -> None:
+        if file_ids and self.chunks is not None:
+            for i in range(0, len(file_ids), 5000):
+                with _lance_errors(self.uri):
+                    self.chunks.delete(f"file_id IN ({_in_list(file_ids[i:i + 5000])})")
+
+    def repath(self, moves: dict[int, tuple[str, str]]) -> int:
+        """Give files new paths (and library folders) without touching their text or vectors."""
+        if not moves:
+            return 0
+        tbl = self.chunks
+        with _lance_errors(self.uri):
+            old = tbl.search().where(f"file_id IN ({_in_list(moves)})").limit(None).to_arrow()
+            if old.num_rows == 0:
+                return 0
+            ids = old.column("file_id").to_pylist()
+            paths = pa.array([moves[i][0] for i in ids], pa.string())
+            folders = pa.array([moves[i][1] for i in ids], pa.string())
+            new = old.set_column(old.schema.get_field_index("path"), CHUNK_SCHEMA.field("path"), paths)
+            new = new.set_column(new.schema.get_field_index("folder"), CHUNK_SCHEMA.field("folder"), folders)
+            self.replace_files(list(moves), new.select(CHUNK_SCHEMA.names).cast(CHUNK_SCHEMA))
+        return old.num_rows
+
+    # --- vectors -------------------------------------------------------------------------
+
+    def missing_vectors(self, hashes: Sequence[str]) -> list[str]:
+        """Which of ``hashes`` have no vector yet (order kept, duplicates dropped)."""
+        uniq = list(dict.fromkeys(hashes))
+        vt = self.vectors()
+        if vt is None or not uniq:
+            return uniq
+        have: set[str] = set()
+        with _lance_errors(self.uri):
+            for i in range(0, len(uniq), 2000):
+                part = uniq[i:i + 2000]
+                got = (vt.search().where(f"text_hash IN ({_str_list(part)})").select(["text_hash"])
+                       .limit(None).to_arrow())
+                have.update(got.column("text_hash").to_pylist())
+        return [h for h in uniq if h not in have]
+
+    def add_vectors(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        if not hashes:
+            return
+        vt = self.vectors(vectors.shape[1])
+        arr = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), vectors.shape[1])
+        with _lance_errors(self.uri):
+            vt.add(pa.Table.from_arrays([pa.array(hashes, pa.string()), arr], schema=vt.schema))
+
+    def iter_pending_embeddings(self, batch_rows: int = 2000) -> Iterator[tuple[str, str]]:
+        """(text_hash, text to embed) of every chunk whose vector is missing, streamed in
+        batches so memory stays flat whatever the size of the table."""
+        tbl = self.chunks
+        if tbl is None:
+            return
+        for b in tbl.to_lance().to_batches(columns=["text_hash", "heading", "text"], batch_size=batch_rows):
+            texts: dict[str, str] = {}
+            for h, head, text in zip(b.column(0).to_pylist(), b.column(1).to_pylist(), b.column(2).to_pylist(),
+                                     strict=True):
+                texts.setdefault(h, f"{head}\n{text}" if head else text)
+            for h in self.missing_vectors(list(texts)):
+                yield h, texts[h]
+
+    def count_pending_embeddings(self) -> int:
+        return len({h for h, _ in self.iter_pending_embeddings()})
+
+    def orphan_vectors(self) -> int:
+        """Delete vectors no chunk uses any more (after deletions and crashed runs)."""
+        vt, tbl = self.vectors(), self.chunks
+        if vt is None or tbl is None:
+            return 0
+        used: set[str] = set()
+        for b in tbl.to_lance().to_batches(columns=["text_hash"], batch_size=65536):
+            used.update(b.column(0).to_pylist())
+        orphans: list[str] = []
+        for b in vt.to_lance().to_batches(columns=["text_hash"], batch_size=65536):
+            orphans.extend(h for h in b.column(0).to_pylist() if h not in used)
+        for i in range(0, len(orphans), 2000):
+            with _lance_errors(self.uri):
+                vt.delete(f"text_hash IN ({_str_list(orphans[i:i + 2000])})")
+        return len(orphans)
+
+    # --- reads ---------------------------------------------------------------------------
+
+    _COLS = ["id", "path", "folder", "kind", "page", "heading", "text", "text_hash"]
+
+    def fts_search(self, query: str, k: int, where: str | None = None) -> list[dict[str, Any]]:
+        from lancedb.query import MatchQuery
+
+        tbl = self.chunks
+        if tbl is None or not query.strip():
+            return []
+        if not self._fts_ready:
+            self._fts_ready = any(i.index_type == "FTS" for i in tbl.list_indices())
+            if not self._fts_ready:
+                return []
+        with _lance_errors(self.uri):
+            q = tbl.search(MatchQuery(query, "text"), query_type="fts")
+            if where:
+                q = q.where(where, prefilter=True)
+            return q.select(self._COLS + ["_score"]).limit(k).to_list()
+
+    def vector_search(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """(text_hash, cosine similarity), best first."""
+        vt = self.vectors()
+        if vt is None:
+            return []
+        with _lance_errors(self.uri):
+            q = vt.search(vector.astype(np.float32), vector_column_name="vector").distance_type("cosine")
+            if self._has_vector_index(vt):
+                q = q.nprobes(24).refine_factor(4)
+            rows = q.select(["text_hash", "_distance"]).limit(k).to_arrow()
+        hashes = rows.column("text_hash").to_pylist()
+        dists = rows.column("_distance").to_pylist()
+        return [(h, 1.0 - float(d)) for h, d in zip(hashes, dists, strict=True)]
+
+    def chunks_by_hash(self, hashes: Sequence[str], where: str | None = None) -> list[dict[str, Any]]:
+        tbl = self.chunks
+        if tbl is None or not hashes:
+            return []
+        cond = f"text_hash IN ({_str_list(hashes)})"
+        if where:
+            cond = f"({cond}) AND ({where})"
+        with _lance_errors(self.uri):
+            return tbl.search().where(cond).select(self._COLS).limit(None).to_list()
+
+    def count_chunks(self, where: str | None = None) -> int:
+        tbl = self.chunks
+        if tbl is None:
+            return 0
+        with _lance_errors(self.uri):
+            return int(tbl.count_rows(where) if where else tbl.count_rows())
+
+    def count_vectors(self) -> int:
+        vt = self.vectors()
+        if vt is None:
+            return 0
+        with _lance_errors(self.uri):
+            return int(vt.count_rows())
+
+    # --- upkeep --------------------------------------------------------------------------
+
+    @staticmethod
+    def _has_vector_index(vt: Any) -> bool:
+        return any(i.index_type.startswith("IVF") for i in vt.list_indices())
+
+    def maintain(self, *, final: bool = True) -> None:
+        """Keep indexes current and fragments few. Cheap when nothing is due."""
+        tbl = self.chunks
+        if tbl is None or self.read_only:
+            return
+        from lancedb.index import FTS, BTree
+
+        with _lance_errors(self.uri):
+            n = tbl.count_rows()
+            if n == 0:
+                return
+            names = {i.name for i in tbl.list_indices()}
+            if not self._fts_ready:
+                tbl.create_index("text", config=FTS(with_position=False, stem=True, remove_stop_words=True,
+                                                    ascii_folding=True), replace=True)
+                self._fts_ready = True
+            if "file_id_idx" not in names:
+                tbl.create_index("file_id", config=BTree(), replace=True, name="file_id_idx")
+            if "text_hash_idx" not in names:
+                tbl.create_index("text_hash", config=BTree(), replace=True, name="text_hash_idx")
+            for t in (tbl, self.vectors()):
+                if t is None:
+                    continue
+                fragments = len(t.to_lance().get_fragments())
+                if final or fragments >= COMPACT_FRAGMENTS:
+                    # optimize(): compacts small fragments, folds new rows into every index
+                    # incrementally (no full FTS rebuild) and drops versions past KEEP_VERSIONS.
+                    t.optimize(cleanup_older_than=KEEP_VERSIONS)
+            vt = self.vectors()
+            if vt is not None:
+                vnames = {i.name for i in vt.list_indices()}
+                if "text_hash_idx" not in vnames and vt.count_rows() > 0:
+                    vt.create_index("text_hash", config=BTree(), replace=True, name="text_hash_idx")
+                nv = vt.count_rows()
+                if nv >= VECTOR_INDEX_MIN_ROWS and not self._has_vector_index(vt):
+                    from lancedb.index import IvfPq
+
+                    dim = vt.schema.field("vector").type.list_size
+                    vt.create_index("vector", config=IvfPq(distance_type="cosine",
+                                                            num_partitions=max(16, int(nv ** 0.5)),
+                                                            num_sub_vectors=max(1, dim // 8)))
+
+    def stats(self) -> StoreStats:
+        tbl = self.chunks
+        unindexed = 0
+        fragments = 0
+        if tbl is not None:
+            with _lance_errors(self.uri):
+                fragments = len(tbl.to_lance().get_fragments())
+                for idx in tbl.list_indices():
+                    if idx.index_type == "FTS":
+                        unindexed = int(tbl.index_stats(idx.name).num_unindexed_rows)
+        return StoreStats(self.count_chunks(), self.count_vectors(), disk_bytes(self.uri), fragments, unindexed)
+
+
+def disk_bytes(uri: str) -> int:
+    if "://" in uri:
+        return 0
+    total = 0
+    for p in Path(uri).rglob("*"):
+        try:
+            if p.is_file():
+                total += p.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def remove_store(uri: str) -> None:
+    if "://" not in uri:
+        shutil.rmtree(uri, ignore_errors=True)
