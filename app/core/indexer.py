@@ -494,6 +494,7 @@ class Indexer:
         rows = pa.Table.from_pylist(batch.rows, schema=CHUNK_SCHEMA) if batch.rows else None
         self.store.replace_files(batch.ids, rows)  # 1. the rows
         self._commit_records(batch.records)  # 2. then the manifest says so
+        self.store.ensure_fts()  # searchable by keyword from the first batch on
         c.chunks_written += len(batch.rows)
         if embed is not None:
             embed.offer(batch.texts)

@@ -45,13 +45,19 @@ def _limit_memory(mb: int) -> None:
         pass
 
 
-def _worker_main(conn: Connection, spec: ChunkSpec, memory_mb: int) -> None:
+DEFAULT_PARSER = "app.core.parse:parse_file"
+
+
+def _worker_main(conn: Connection, spec: ChunkSpec, memory_mb: int, parser: str) -> None:
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _limit_memory(memory_mb)
+    import importlib
+
     from .chunking import Chunker
     from .errors import ParseError
-    from .parse import parse_file
 
+    module, _, name = parser.partition(":")
+    parse_file = getattr(importlib.import_module(module), name)
     chunker = Chunker(spec)
     while True:
         try:
@@ -79,9 +85,9 @@ def _worker_main(conn: Connection, spec: ChunkSpec, memory_mb: int) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, spec: ChunkSpec, memory_mb: int) -> None:
+    def __init__(self, ctx: Any, spec: ChunkSpec, memory_mb: int, parser: str) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, spec, memory_mb), daemon=True,
+        self.proc = ctx.Process(target=_worker_main, args=(child, spec, memory_mb, parser), daemon=True,
                                 name="quire-parser")
         self.proc.start()
         child.close()
@@ -116,8 +122,11 @@ class _Worker:
 class ParsePool:
     """``map`` yields (key, outcome) as files finish, a few in flight at a time."""
 
-    def __init__(self, spec: ChunkSpec, workers: int, timeout_s: float, memory_mb: int) -> None:
+    def __init__(self, spec: ChunkSpec, workers: int, timeout_s: float, memory_mb: int,
+                 parser: str = DEFAULT_PARSER) -> None:
+        """``parser`` is "module:function" (path -> sections), imported in each worker."""
         self.spec = spec
+        self.parser = parser
         self.n = max(1, workers)
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
@@ -132,7 +141,7 @@ class ParsePool:
         self._workers: list[_Worker] = []
 
     def _spawn(self) -> _Worker:
-        return _Worker(self._ctx, self.spec, self.memory_mb)
+        return _Worker(self._ctx, self.spec, self.memory_mb, self.parser)
 
     def map(self, jobs: Iterable[tuple[Any, str]],
             cancel: CancelToken | None = None) -> Iterator[tuple[Any, ParseOutcome]]:

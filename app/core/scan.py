@@ -38,7 +38,7 @@ class ScanProblem:
 
 
 def build_ignore(settings: IndexSettings) -> pathspec.PathSpec:
-    return pathspec.PathSpec.from_lines("gitwildmatch", [*DEFAULT_IGNORE, *settings.ignore])
+    return pathspec.PathSpec.from_lines("gitignore", [*DEFAULT_IGNORE, *settings.ignore])
 
 
 class Scanner:

@@ -298,22 +298,34 @@ class Store:
     def _has_vector_index(vt: Any) -> bool:
         return any(i.index_type.startswith("IVF") for i in vt.list_indices())
 
+    def ensure_fts(self) -> None:
+        """Create the full-text index once the table has rows. Rows added after it are found
+        by a flat scan of the unindexed part until ``maintain`` folds them in."""
+        tbl = self.chunks
+        if self._fts_ready or tbl is None or self.read_only:
+            return
+        from lancedb.index import FTS
+
+        with _lance_errors(self.uri):
+            if tbl.count_rows() == 0:
+                return
+            tbl.create_index("text", config=FTS(with_position=False, stem=True, remove_stop_words=True,
+                                                ascii_folding=True), replace=True)
+        self._fts_ready = True
+
     def maintain(self, *, final: bool = True) -> None:
         """Keep indexes current and fragments few. Cheap when nothing is due."""
         tbl = self.chunks
         if tbl is None or self.read_only:
             return
-        from lancedb.index import FTS, BTree
+        from lancedb.index import BTree
 
         with _lance_errors(self.uri):
             n = tbl.count_rows()
             if n == 0:
                 return
             names = {i.name for i in tbl.list_indices()}
-            if not self._fts_ready:
-                tbl.create_index("text", config=FTS(with_position=False, stem=True, remove_stop_words=True,
-                                                    ascii_folding=True), replace=True)
-                self._fts_ready = True
+            self.ensure_fts()
             if "file_id_idx" not in names:
                 tbl.create_index("file_id", config=BTree(), replace=True, name="file_id_idx")
             if "text_hash_idx" not in names:

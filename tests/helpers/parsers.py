@@ -1,0 +1,33 @@
+"""Parsers that misbehave on purpose, loaded by the parse workers ("module:function")."""
+
+from __future__ import annotations
+
+import time
+
+from app.core.parse import Section, parse_file
+
+
+def hang_on_marker(path: str) -> list[Section]:
+    """Parses normally, but never returns for files whose name contains 'hang'."""
+    if "hang" in path:
+        while True:
+            time.sleep(1)
+    return parse_file(path)
+
+
+def crash_on_marker(path: str) -> list[Section]:
+    """Kills its own process (as a native crash would) on files named '*crash*'."""
+    if "crash" in path:
+        import os
+
+        os._exit(139)
+    return parse_file(path)
+
+
+def hog_on_marker(path: str) -> list[Section]:
+    """Tries to allocate far past the memory cap on files named '*hog*'."""
+    if "hog" in path:
+        blocks = []
+        while True:
+            blocks.append(bytearray(256 * 1024 * 1024))
+    return parse_file(path)

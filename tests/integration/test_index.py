@@ -1,0 +1,266 @@
+"""The index on a real LanceDB: incremental runs, moves, deletes, odd names, rebuilds."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from app.core import indexer as indexer_mod
+from app.core import parsepool
+from app.core.config import Settings
+from app.core.errors import ConfigError, IndexMismatchError, UsageError
+from tests.integration.conftest import chunk_rows, write
+
+LOREM = ("Quire keeps an index of the folders a user picks. Each file is parsed, chunked and embedded. "
+         "Only what changed is indexed again. ")
+
+
+def long_doc(n_paras: int, marker: str = "") -> str:
+    return "\n\n".join(f"Paragraph {i} {marker} about topic{i} and subject{i}. " + LOREM * 3
+                       for i in range(n_paras))
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    d = tmp_path / "docs"
+    write(d / "lease.txt", "The lease requires sixty days written notice before termination.")
+    write(d / "notes" / "deposit.md", "# Money\n\n## Deposit\n\nThe deposit is two months of rent.\n")
+    write(d / "long.txt", long_doc(30))
+    write(d / ".git" / "config", "ignored because of the default ignore rules")
+    write(d / "node_modules" / "x.js", "ignored too")
+    write(d / "draft.txt.swp", "editor swap file")
+    (d / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
+    return d
+
+
+def test_index_then_search_by_keyword_and_meaning(corpus, open_lib, embedder):
+    lib = open_lib()
+    r = lib.index([str(corpus)])
+    assert (r.files_added, r.files_failed) == (3, 0)
+    assert r.files_skipped == 1  # the PNG, listed with a reason
+    assert r.chunks_written > 3 and r.chunks_embedded == len(set(embedder.texts))
+    res = lib.search("termination notice", k=3)
+    assert res.mode == "hybrid"
+    assert res.hits[0].path == str(corpus / "lease.txt")
+    md = lib.search("deposit rent", k=1).hits[0]
+    assert md.path.endswith("deposit.md") and md.heading == "Money > Deposit"
+    st = lib.status()
+    assert st["files"] == {"indexed": 3, "skipped": 1}
+    assert st["embedding"]["dim"] == 64
+    assert not any(".git" in f or "node_modules" in f or ".swp" in f for f, *_ in chunk_rows(lib))
+
+
+def test_second_run_reads_nothing_and_embeds_nothing(corpus, open_lib, embedder, monkeypatch):
+    lib = open_lib()
+    first = lib.index([str(corpus)])
+
+    def no_reading(*a, **k):
+        raise AssertionError("a no-change run must not read file contents")
+
+    monkeypatch.setattr(indexer_mod, "sha256_file", no_reading)
+    monkeypatch.setattr(parsepool.ParsePool, "map", no_reading)
+    calls = embedder.calls
+    r = lib.index()
+    assert r.files_unchanged == first.files_seen and r.chunks_written == 0 and r.chunks_embedded == 0
+    assert embedder.calls == calls
+
+
+def test_editing_one_paragraph_embeds_only_new_chunks(corpus, open_lib, embedder):
+    lib = open_lib()
+    lib.index([str(corpus)])
+    before = chunk_rows(lib)
+    doc = corpus / "long.txt"
+    n_file_chunks = sum(1 for p, *_ in before if p == str(doc))
+    assert n_file_chunks >= 6
+    text = doc.read_text()
+    doc.write_text(text.replace("Paragraph 17 ", "Paragraph 17 CHANGED "))
+    r = lib.index()
+    assert (r.files_changed, r.files_unchanged) == (1, 3)  # the PNG is unchanged too
+    assert r.chunks_written == n_file_chunks  # the file's rows are replaced as a unit...
+    assert 1 <= r.chunks_embedded <= 3  # ...but only the chunks whose text changed are embedded
+    assert lib.search("CHANGED", k=1).hits[0].path == str(doc)
+
+
+def test_touch_without_change_reindexes_nothing(corpus, open_lib, embedder):
+    lib = open_lib()
+    lib.index([str(corpus)])
+    f = corpus / "lease.txt"
+    os.utime(f, ns=(time.time_ns(), time.time_ns() + 10_000_000_000))
+    r = lib.index()
+    assert r.chunks_written == 0 and r.files_changed == 0 and r.files_unchanged == 4
+
+
+def test_rename_and_move_repath_without_embedding(corpus, open_lib, embedder, tmp_path):
+    lib = open_lib()
+    other = tmp_path / "other"
+    write(other / "readme.txt", "another library folder")
+    lib.index([str(corpus), str(other)])
+    rows_before = len(chunk_rows(lib))
+    (corpus / "long.txt").rename(corpus / "renamed.txt")
+    (corpus / "notes").rename(corpus / "moved-notes")  # a whole folder
+    (corpus / "lease.txt").rename(other / "lease.txt")  # into another library folder
+    calls = embedder.calls
+    r = lib.index()
+    assert r.files_moved == 3 and r.chunks_embedded == 0 and r.chunks_written == 0 and r.files_removed == 0
+    assert embedder.calls == calls
+    paths = {p for p, *_ in chunk_rows(lib)}
+    assert str(corpus / "renamed.txt") in paths and str(corpus / "long.txt") not in paths
+    assert str(corpus / "moved-notes" / "deposit.md") in paths
+    hit = lib.search("termination notice", k=1).hits[0]
+    assert hit.path == str(other / "lease.txt") and hit.folder == str(other)
+    assert len(chunk_rows(lib)) == rows_before
+
+
+def test_delete_removes_rows_and_vectors_follow(corpus, open_lib, embedder):
+    lib = open_lib()
+    lib.index([str(corpus)])
+    (corpus / "long.txt").unlink()
+    r = lib.index()
+    assert r.files_removed == 1
+    assert all(not p.endswith("long.txt") for p, *_ in chunk_rows(lib))
+    assert not [h for h in lib.search("topic17 subject17", k=5).hits if h.path.endswith("long.txt")]
+    # vectors no chunk uses any more are dropped too
+    st = lib.store()
+    assert st.count_vectors() == len({r["text_hash"] for r in st.chunks.to_arrow().to_pylist()})
+
+
+def test_odd_file_names_are_just_files(tmp_path, open_lib, embedder):
+    d = tmp_path / "odd"
+    names = ["a\"b' OR 1=1.txt", "line\nbreak.txt", "semi;colon -- x.txt", "ünïcödé.txt"]
+    for n in names:
+        write(d / n, f"content of {n!r} with the word zanzibar")
+    raw = os.fsencode(str(d)) + b"/bad-\xff-bytes.txt"
+    with open(raw, "wb") as f:
+        f.write(b"non utf-8 name, word zanzibar")
+    lib = open_lib()
+    r = lib.index([str(d)])
+    assert r.files_added == 5 and r.files_failed == 0
+    hits = lib.search("zanzibar", k=10).hits
+    shown = {Path(h.path).name for h in hits}
+    assert set(names) <= shown and "bad-\\xff-bytes.txt" in shown
+    os.unlink(raw)
+    (d / names[0]).unlink()
+    r = lib.index()
+    assert r.files_removed == 2
+    assert len(lib.search("zanzibar", k=10).hits) == 3
+
+
+def test_library_remove_takes_rows_out(corpus, tmp_path, open_lib, embedder):
+    other = write(tmp_path / "todo.md", "# Todo\n\nbuy zucchini")
+    lib = open_lib()
+    lib.index([str(corpus), str(other)])
+    assert lib.search("zucchini", k=1).hits
+    n = lib.remove(str(other))
+    assert n == 1
+    assert not [h for h in lib.search("zucchini", k=5).hits if h.path == str(other)]
+    assert [r.path for r in lib.roots()] == [str(corpus)]
+    with pytest.raises(UsageError):
+        lib.remove(str(other))
+
+
+def test_missing_path_is_refused(open_lib, embedder, tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        open_lib().index([str(tmp_path / "nope")])
+
+
+def test_unplugged_folder_keeps_its_rows(corpus, open_lib, embedder, tmp_path):
+    lib = open_lib()
+    lib.index([str(corpus)])
+    n = len(chunk_rows(lib))
+    corpus.rename(tmp_path / "unplugged")
+    r = lib.index()
+    assert r.files_removed == 0 and "not found" in r.note
+    assert len(chunk_rows(lib)) == n
+    (tmp_path / "unplugged").rename(corpus)
+    assert lib.index().files_unchanged == 4
+
+
+def test_keyword_search_works_before_vectors_exist(corpus, open_lib, embedder):
+    """Files are searchable by their words while the embedder is still busy."""
+    embedder.gate.clear()  # the embedder blocks until released
+    lib = open_lib()
+    result: list = []
+    t = threading.Thread(target=lambda: result.append(lib.index([str(corpus)])))
+    t.start()
+    try:
+        deadline = time.monotonic() + 60
+        hits = ()
+        while time.monotonic() < deadline and not hits:
+            with open_lib(write=False) as reader:
+                hits = reader.search("termination", k=1).hits
+            time.sleep(0.2)
+        assert hits and hits[0].path.endswith("lease.txt")
+    finally:
+        embedder.gate.set()
+        t.join(60)
+    assert result and result[0].chunks_embedded > 0
+
+
+def test_backend_none_is_keyword_only_and_says_so(corpus, open_lib):
+    lib = open_lib(embedding__backend="none")
+    r = lib.index([str(corpus)])
+    assert r.chunks_embedded == 0 and r.embed_pending == 0
+    res = lib.search("termination notice", k=2)
+    assert res.mode == "keyword" and "keyword" in res.note
+    assert res.hits[0].path.endswith("lease.txt")
+
+
+def test_filters_by_folder_and_type(corpus, tmp_path, open_lib, embedder):
+    other = tmp_path / "other"
+    write(other / "lease-copy.md", "# Lease\n\nThe lease requires sixty days written notice.")
+    lib = open_lib()
+    lib.index([str(corpus), str(other)])
+    only_other = lib.search("lease notice", k=5, folder=str(other)).hits
+    assert only_other and all(h.folder == str(other) for h in only_other)
+    only_text = lib.search("lease notice", k=5, kinds=["text"]).hits
+    assert only_text and all(h.kind == "text" for h in only_text)
+
+
+def test_changed_settings_are_refused_until_rebuild(corpus, open_lib, embedder, paths, monkeypatch):
+    lib = open_lib()
+    lib.index([str(corpus)])
+    rows = chunk_rows(lib)
+    lib.close()
+    other_model = Settings().with_values({"embedding.model": "BAAI/bge-small-en-v1.5"})
+    lib2 = open_lib(other_model)
+    with pytest.raises(IndexMismatchError, match="BAAI/bge-small-en-v1.5") as exc:
+        lib2.index()
+    assert "quire rebuild" in (exc.value.action or "")
+    with pytest.raises(IndexMismatchError):
+        lib2.search("lease")
+    plan = lib2.plan_rebuild()
+    assert plan is not None and plan.reembed and not plan.reparse and plan.files == 4
+
+    def no_parsing(*a, **k):
+        raise AssertionError("an embedding change must not parse files again")
+
+    monkeypatch.setattr(parsepool.ParsePool, "map", no_parsing)
+    calls_before = len(embedder.texts)
+    r = lib2.rebuild()
+    assert r.chunks_embedded == len({h for h in embedder.texts[calls_before:]}) > 0
+    assert chunk_rows(lib2) == rows
+    assert lib2.search("termination notice", k=1).hits[0].path.endswith("lease.txt")
+    assert lib2.status()["embedding"]["model"] == "BAAI/bge-small-en-v1.5"
+
+
+def test_chunk_setting_change_rebuilds_beside_the_old_index(corpus, open_lib, embedder):
+    lib = open_lib()
+    lib.index([str(corpus)])
+    n_old = len(chunk_rows(lib))
+    lib.close()
+    lib2 = open_lib(chunking__chunk_size=64, chunking__chunk_overlap=8)
+    assert lib2.plan_rebuild().reparse
+    lib2.rebuild()
+    assert len(chunk_rows(lib2)) > n_old
+    assert lib2.mismatch() is None
+    assert lib2.index().files_unchanged == 4
+
+
+def test_chunk_size_above_the_model_limit_is_refused(corpus, open_lib, embedder):
+    lib = open_lib(chunking__chunk_size=400)
+    with pytest.raises(ConfigError, match="chunking.chunk_size"):
+        lib.index([str(corpus)])
