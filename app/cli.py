@@ -259,6 +259,19 @@ def cmd_library(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_rebuild(args: argparse.Namespace, ctx: Context) -> int:
     bar = ProgressPrinter(ctx.err, enabled=not ctx.json)
     with ctx.open_library(write=True) as lib, cancel_on_sigint() as cancel:
+        if args.all:
+            if not args.yes and sys.stdin.isatty() and input(
+                    "Read every file again and rebuild the whole index? [y/N] ").strip().lower() not in ("y", "yes"):
+                ctx.say("Nothing changed.")
+                return 1
+            lib.reset()
+            report = lib.index(progress=bar, cancel=cancel)
+            bar.clear()
+            if ctx.json:
+                ctx.emit_json({"rebuilt": True, **report.as_json()})
+            else:
+                ctx.say(f"Rebuilt from scratch: {report.files_seen:,} files, {report.chunks_written:,} chunks.")
+            return 130 if cancel.cancelled else 0
         plan = lib.plan_rebuild()
         if plan is None:
             if ctx.json:
@@ -363,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("rebuild", parents=[common], help="rebuild the index after a settings change")
     sp.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    sp.add_argument("--all", action="store_true", help="forget the index and read every file again "
+                                                       "(repairs a damaged index)")
     sp.set_defaults(func=cmd_rebuild)
 
     sp = sub.add_parser("doctor", parents=[common], help="check the data folder, the model and Ollama")

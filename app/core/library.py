@@ -362,6 +362,18 @@ class Library:
         return RebuildPlan(reparse, reembed or reparse, sum(self.manifest.counts().values()),
                            self.manifest.total_chunks(), rate)
 
+    def reset(self) -> None:
+        """Forget the index (not the library's folders), e.g. to repair a damaged store.
+        The next ``index`` reads every file again."""
+        self._need_write()
+        self._store = None
+        from .store import remove_store
+
+        remove_store(str(self.paths.index_dir))
+        with self.manifest.transaction() as conn:
+            conn.execute("DELETE FROM files")
+            conn.execute("DELETE FROM meta WHERE key IN (?, 'vectors_complete')", (INDEX_META,))
+
     def rebuild(self, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> IndexReport:
         """Build the index anew for the current settings beside the old one, then swap.
 

@@ -10,6 +10,7 @@ quoted into a filter to delete it.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,10 @@ import pyarrow as pa
 from .errors import StoreCorruptError, StoreError
 
 log = logging.getLogger(__name__)
+
+# LanceDB's Rust side logs warnings straight to stderr, which would break `--json` users'
+# pipes and clutter the terminal; Quire reports what matters itself.
+os.environ.setdefault("LANCEDB_LOG", "error")
 
 CHUNK_SCHEMA = pa.schema([
     pa.field("id", pa.string(), nullable=False),
@@ -84,7 +89,7 @@ def _lance_errors(uri: str) -> Iterator[None]:
         if "not found" in text.lower() and "table" in text.lower():
             raise
         raise StoreCorruptError(f"The index at {uri} could not be read ({text.splitlines()[0][:200]}).",
-                                "Run `quire rebuild` to build it again from your files.") from None
+                                "Run `quire rebuild --all` to build it again from your files.") from None
 
 
 class Store:

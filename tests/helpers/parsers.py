@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from app.core.parse import Section, parse_file
@@ -9,7 +10,7 @@ from app.core.parse import Section, parse_file
 
 def hang_on_marker(path: str) -> list[Section]:
     """Parses normally, but never returns for files whose name contains 'hang'."""
-    if "hang" in path:
+    if "hang" in os.path.basename(path):
         while True:
             time.sleep(1)
     return parse_file(path)
@@ -17,16 +18,14 @@ def hang_on_marker(path: str) -> list[Section]:
 
 def crash_on_marker(path: str) -> list[Section]:
     """Kills its own process (as a native crash would) on files named '*crash*'."""
-    if "crash" in path:
-        import os
-
+    if "crash" in os.path.basename(path):
         os._exit(139)
     return parse_file(path)
 
 
 def hog_on_marker(path: str) -> list[Section]:
     """Tries to allocate far past the memory cap on files named '*hog*'."""
-    if "hog" in path:
+    if "hog" in os.path.basename(path):
         blocks = []
         while True:
             blocks.append(bytearray(256 * 1024 * 1024))

@@ -1,0 +1,148 @@
+"""`quire` as a user runs it: a fresh process, real files, the real MiniLM model, JSON out."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from app.core.lock import WriterLock
+from tests.integration.conftest import run_cli, write
+
+INDEX_KEYS = {"files_seen", "files_added", "files_changed", "files_removed", "files_moved", "files_unchanged",
+              "files_failed", "chunks_written", "chunks_embedded", "seconds"}
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    d = tmp_path / "contracts"
+    write(d / "lease-2024.md", "# Lease\n\n## Termination\n\nEither party may end the lease with sixty days "
+                               "written notice, delivered by post or email.\n\n## Deposit\n\nThe deposit is "
+                               "two months of rent, returned within thirty days.\n")
+    write(d / "recipes.txt", "Slow-cooked tomato sauce needs garlic, basil and patience.")
+    return d
+
+
+def only_json(p) -> object:
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)  # the whole of stdout is one JSON document
+
+
+def test_index_search_status_with_minilm(tmp_path, docs, minilm_path):
+    home = tmp_path / "home"
+    env = {"QUIRE_EMBEDDING_MODEL_PATH": str(minilm_path)}
+    todo = write(tmp_path / "notes" / "todo.md", "# Todo\n\n- call the landlord about the notice period\n")
+    rep = only_json(run_cli(home, "index", str(docs), str(todo), "--json", env=env))
+    assert INDEX_KEYS <= set(rep)
+    assert rep["files_added"] == 3 and rep["files_failed"] == 0 and rep["chunks_embedded"] == rep["chunks_written"]
+
+    hits = only_json(run_cli(home, "search", "how much notice to end the lease", "-k", "2", "--json", env=env))
+    assert [set(h) for h in hits] == [{"path", "page", "score", "text"}] * 2
+    assert hits[0]["path"] == str(docs / "lease-2024.md") and hits[0]["page"] is None
+    assert hits[0]["score"] >= hits[1]["score"]
+
+    st = only_json(run_cli(home, "status", "--json", env=env))
+    assert {"folders", "files", "chunks", "embedding", "chunking", "store_bytes", "failed"} <= set(st)
+    assert st["embedding"] == {"backend": "fastembed", "model": "sentence-transformers/all-MiniLM-L6-v2",
+                               "dim": 384}
+    assert st["chunking"] == {"chunk_size": 240, "chunk_overlap": 40}
+    assert st["files"] == {"indexed": 3} and st["failed"] == [] and st["store_bytes"] > 0
+    assert [f["path"] for f in st["folders"]] == sorted([str(docs), str(todo)])
+
+    again = only_json(run_cli(home, "index", "--json", env=env))
+    assert again["files_unchanged"] == 3 and again["chunks_embedded"] == 0
+
+    p = run_cli(home, "library", "remove", str(todo), env=env)
+    assert p.returncode == 0 and "Removed" in p.stdout
+    st = only_json(run_cli(home, "status", "--json", env=env))
+    assert st["files"] == {"indexed": 2}
+
+
+def test_human_output_and_env_override(tmp_path, docs):
+    home = tmp_path / "home"
+    p = run_cli(home, "index", str(docs), env={"QUIRE_EMBEDDING_BACKEND": "none"})
+    assert p.returncode == 0, p.stderr
+    assert "2 files: 2 added" in p.stdout
+    p = run_cli(home, "search", "garlic basil", env={"QUIRE_EMBEDDING_BACKEND": "none"})
+    assert p.returncode == 0 and "recipes.txt" in p.stdout
+    assert "keyword search only" in p.stderr
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["index", "/definitely/not/here"], "does not exist"),
+    (["library", "remove", "/not/in/library"], "not in the library"),
+])
+def test_bad_paths_are_clear_errors(tmp_path, args, expect):
+    p = run_cli(tmp_path / "home", *args, env={"QUIRE_EMBEDDING_BACKEND": "none"})
+    assert p.returncode != 0 and expect in p.stderr
+    assert "Traceback" not in p.stderr and p.stdout == ""
+
+
+def test_bad_setting_is_refused_with_key_value_and_allowed(tmp_path, docs):
+    p = run_cli(tmp_path / "home", "index", str(docs), env={"QUIRE_EMBEDDING_BACKEND": "magic"})
+    assert p.returncode == 2
+    assert "embedding.backend" in p.stderr and "'magic'" in p.stderr and '"fastembed"' in p.stderr
+    home = tmp_path / "home2"
+    write(home / "settings.toml", "[chunking]\nchunk_size = \"big\"\n")
+    p = run_cli(home, "status")
+    assert p.returncode == 2 and "chunking.chunk_size" in p.stderr and "whole number" in p.stderr
+
+
+def test_locked_store_is_a_clear_error(tmp_path, docs):
+    home = tmp_path / "home"
+    with WriterLock(home / "writer.lock"):
+        p = run_cli(home, "index", str(docs), env={"QUIRE_EMBEDDING_BACKEND": "none"})
+    assert p.returncode != 0 and "Another Quire" in p.stderr and "Traceback" not in p.stderr
+    # readers are never blocked by the writer
+    assert run_cli(home, "status", "--json").returncode == 0
+
+
+def test_corrupt_manifest_is_a_clear_error(tmp_path, docs):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "manifest.sqlite3").write_bytes(b"this is not a database" * 100)
+    p = run_cli(home, "index", str(docs), env={"QUIRE_EMBEDDING_BACKEND": "none"})
+    assert p.returncode != 0 and "damaged" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_corrupt_index_is_a_clear_error(tmp_path, docs):
+    home = tmp_path / "home"
+    env = {"QUIRE_EMBEDDING_BACKEND": "none"}
+    run_cli(home, "index", str(docs), env=env, check=True)
+    for f in (home / "index").rglob("*.lance"):
+        if f.is_dir():
+            continue
+        f.write_bytes(b"garbage")
+    p = run_cli(home, "search", "garlic", env=env)
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    assert "quire rebuild" in p.stderr or "damaged" in p.stderr or "could not be read" in p.stderr
+
+
+def test_unwritable_home_is_a_clear_error(tmp_path, docs):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the home folder should be")
+    p = run_cli(blocker / "home", "index", str(docs), env={"QUIRE_EMBEDDING_BACKEND": "none"})
+    assert p.returncode != 0 and "QUIRE_HOME" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders anyway")
+def test_read_only_home_is_a_clear_error(tmp_path, docs):
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o500)
+    try:
+        p = run_cli(home, "index", str(docs), env={"QUIRE_EMBEDDING_BACKEND": "none"})
+    finally:
+        home.chmod(0o700)
+    assert p.returncode != 0 and "read-only" in p.stderr
+
+
+def test_manifest_is_sqlite_in_wal_mode(tmp_path, docs):
+    home = tmp_path / "home"
+    run_cli(home, "index", str(docs), env={"QUIRE_EMBEDDING_BACKEND": "none"}, check=True)
+    conn = sqlite3.connect(home / "manifest.sqlite3")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()

@@ -1,0 +1,62 @@
+"""Walking folders: ignore rules, hidden files, symlinks that loop, dangle or leave the folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from app.core.config import IndexSettings
+from app.core.scan import Scanner, ScanEntry, ScanProblem
+
+
+def touch(p: Path, text: str = "x") -> Path:
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text)
+    return p
+
+
+def walk(root: Path, **settings) -> tuple[set[str], dict[str, str]]:
+    found, problems = set(), {}
+    for item in Scanner(IndexSettings(**settings)).walk([str(root)]):
+        if isinstance(item, ScanEntry):
+            found.add(os.path.relpath(item.path, root))
+        else:
+            assert isinstance(item, ScanProblem)
+            problems[os.path.relpath(item.path, root)] = item.reason
+    return found, problems
+
+
+def test_default_and_user_ignore_rules(tmp_path):
+    for rel in ["a.txt", ".git/HEAD", "node_modules/m/index.js", "src/__pycache__/x.pyc", "~$report.docx",
+                "notes.txt.swp", ".~lock.sheet.ods#", "dl.part", "big.crdownload", "build/out.txt",
+                "keep/build.txt", ".hidden.txt", ".config/app.toml", "x.tmp"]:
+        touch(tmp_path / rel)
+    found, _ = walk(tmp_path, ignore=("build/",))
+    assert found == {"a.txt", "keep/build.txt"}
+    found, _ = walk(tmp_path, hidden=True)
+    assert ".hidden.txt" in found and ".config/app.toml" in found and ".git/HEAD" not in found
+
+
+def test_symlinks(tmp_path):
+    root = tmp_path / "root"
+    touch(root / "real.txt")
+    outside = touch(tmp_path / "outside" / "secret.txt")
+    os.symlink(root / "real.txt", root / "alias.txt")  # inside: followed
+    os.symlink(outside, root / "escape.txt")  # leaves the folder: not followed
+    os.symlink(tmp_path / "outside", root / "escape-dir")
+    os.symlink(root / "missing", root / "dangling")
+    os.symlink(root / "l2", root / "l1")
+    os.symlink(root / "l1", root / "l2")
+    (root / "d").mkdir()
+    os.symlink(root, root / "d" / "up")  # a directory loop
+    found, problems = walk(root)
+    assert found == {"real.txt", "alias.txt"}
+    assert problems["dangling"] == "dangling symbolic link"
+    assert "loop" in problems["l1"] and "loop" in problems["l2"]
+
+
+def test_a_single_file_root_and_a_missing_root(tmp_path):
+    f = touch(tmp_path / "todo.md")
+    items = list(Scanner(IndexSettings()).walk([str(f), str(tmp_path / "gone")]))
+    assert isinstance(items[0], ScanEntry) and items[0].path == str(f) and items[0].kind == "markdown"
+    assert isinstance(items[1], ScanProblem) and "not found" in items[1].reason
