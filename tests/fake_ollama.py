@@ -12,7 +12,7 @@ ListResponse, ShowResponse with ``model_info``, ProgressResponse, EmbedResponse)
 
 Use it as a context manager, or as the ``fake_ollama`` pytest fixture:
 
-    from tests.fake_ollama import fake_ollama  # noqa: F401
+    from tests.fake_ollama import fake_ollama_fixture  # noqa: F401
 
     def test_x(fake_ollama): ...
 """
@@ -226,6 +226,7 @@ class _ClientGone(Exception):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default 5 drops SYNs under concurrent tests: a 1 s retransmit each
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that resets its connection is normal here (cancel tests do it on purpose)
@@ -236,7 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-ollama"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def setup(self) -> None:
@@ -369,7 +370,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- routes ----------------------------------------------------------------------------------
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self.fake._record(Request("GET", self.path, None, time.monotonic()))
         if self.path in self.fake.fail:
             return self._error(*self.fake.fail[self.path])
@@ -404,7 +405,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._error(404, "404 page not found")
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
         try:
@@ -537,8 +538,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._stream(parts, {"status": "success"}, install)
 
 
-@pytest.fixture
-def fake_ollama() -> Iterator[FakeOllama]:
+@pytest.fixture(name="fake_ollama")
+def fake_ollama_fixture() -> Iterator[FakeOllama]:
     """A running fake Ollama server; stopped (and its hung streams released) after the test."""
     with FakeOllama() as server:
         yield server
+
+
+# Importing either name into a test module makes the ``fake_ollama`` fixture available there;
+# importing ``fake_ollama_fixture`` keeps linters from seeing the test argument as a redefinition.
+fake_ollama = fake_ollama_fixture

@@ -19,7 +19,7 @@ from app.core.errors import (
 )
 from app.core.ollama import DEFAULT_CONTEXT, OllamaClient, PullProgress, model_key
 from app.core.types import CancelToken
-from tests.fake_ollama import FakeModel, FakeOllama, fake_ollama  # noqa: F401
+from tests.fake_ollama import FakeModel, FakeOllama, fake_ollama_fixture  # noqa: F401
 
 PROMPT = [{"role": "system", "content": "Answer from the passages."},
           {"role": "user", "content": "Passages:\n\n[1] lease.pdf, page 7\nThe tenant must give sixty days' "
@@ -248,12 +248,13 @@ def test_cancel_before_start(fake_ollama: FakeOllama) -> None:
 def test_unreachable(fake_ollama: FakeOllama) -> None:
     client = client_for(fake_ollama)
     fake_ollama.stop()
+    start = "Start it with `ollama serve` (or open the Ollama app), or set [ollama] url."
     for call in (lambda: client.chat_stream(PROMPT), client.list_models, lambda: client.embed(["x"]),
                  lambda: client.pull("x")):
         with pytest.raises(OllamaUnreachable) as err:
             call()
         assert err.value.message == f"Ollama is not running at {fake_ollama.url}."
-        assert err.value.action == "Start it with `ollama serve` (or open the Ollama app), or set [ollama] url."
+        assert err.value.action == start
 
 
 def test_model_missing(fake_ollama: FakeOllama) -> None:
