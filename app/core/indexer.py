@@ -97,8 +97,22 @@ class EmbedWorker:
         self.writer_done = threading.Event()
         self.embedded = 0
         self.queued = 0
+        self.busy = False
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="quire-embed", daemon=True)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, nothing being embedded, nothing left behind in the store."""
+        return not self.busy and self.q.empty() and not self.overflow.is_set()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def pending(self) -> int:
+        """Chunk texts known to be waiting (a lower bound while the store is being re-read)."""
+        return self.q.qsize() + (1 if self.busy else 0)
 
     def start(self, backlog: bool) -> None:
         if backlog:
@@ -138,11 +152,15 @@ class EmbedWorker:
             while not self.cancel.cancelled:
                 items = self._take(batch, 0.2)
                 if items:
+                    self.busy = True
                     self._embed(items)
+                    self.busy = False
                     continue
                 if self.overflow.is_set():
+                    self.busy = True
                     self.overflow.clear()
                     self._drain_store(batch)
+                    self.busy = False
                     continue
                 if self.writer_done.is_set() and self.q.empty() and not self.overflow.is_set():
                     return
@@ -188,14 +206,44 @@ class Indexer:
         self._prepared: tuple[Embedder | None, ChunkSpec] | None = None
         self.scanner = Scanner(settings.index)
         self._embed_worker: EmbedWorker | None = None
+        self._background: EmbedWorker | None = None  # outlives runs in watch mode
+        self._bg_cancel = CancelToken()
+        self.on_embed_progress: Callable[[int, int], None] = lambda done, left: None
 
     def _prepare(self) -> tuple[Embedder | None, ChunkSpec]:
         if self._prepared is None:
             self._prepared = self._prepare_fn()
         return self._prepared
 
+    def background_embedder(self) -> EmbedWorker | None:
+        """The long-lived embedder of watch mode: runs return once their chunks are written
+        (searchable by keyword) and vectors follow here. Started on first use."""
+        if self._background is None or not self._background.alive:
+            embedder, _ = self._prepare()
+            if embedder is None:
+                return None
+            self._bg_cancel = CancelToken()
+            self._background = EmbedWorker(self.store, embedder, self._bg_cancel,
+                                           lambda done, left: self.on_embed_progress(done, left))
+            self._background.start(backlog=not self.manifest.get_meta("vectors_complete"))
+        return self._background
+
+    def stop_background(self, timeout: float = 10.0) -> None:
+        """Stop the watch-mode embedder; what it had not embedded is found again next time."""
+        bg = self._background
+        if bg is None:
+            return
+        idle = bg.idle and bg.error is None
+        self._bg_cancel.cancel()
+        bg._thread.join(timeout)
+        self._background = None
+        if idle:
+            self.manifest.set_meta("vectors_complete", True)
+
     def _start_embedding(self, cancel: CancelToken, emit: ProgressFn, backlog: bool) -> EmbedWorker | None:
         """The run's embedder thread, started the first time there is anything to embed."""
+        if self._background is not None:
+            return self._background
         if self._embed_worker is None:
             embedder, _ = self._prepare()
             if embedder is None:
@@ -209,11 +257,14 @@ class Indexer:
     # --- the public operation ------------------------------------------------------------
 
     def run(self, roots: Sequence[Root] | None = None, progress: ProgressFn | None = None,
-            cancel: CancelToken | None = None, paths: Iterable[str] | None = None) -> IndexReport:
+            cancel: CancelToken | None = None, paths: Iterable[str] | None = None,
+            wait_for_vectors: bool = True) -> IndexReport:
         """Bring ``roots`` (default: every active library root) up to date.
 
         ``paths``, when given, limits the run to those files (and folders) inside the roots:
-        the watcher passes what changed instead of rescanning everything.
+        the watcher passes what changed instead of rescanning everything. With
+        ``wait_for_vectors=False`` the run returns once chunks are written and the background
+        embedder (see ``background_embedder``) adds their vectors afterwards.
         """
         t0 = time.monotonic()
         cancel = cancel or CancelToken()
@@ -226,12 +277,14 @@ class Indexer:
         self._embed_worker = None
         outcome = "ok"
         note = ""
+        vectors_wanted = self.settings.embedding.backend != "none"
+        if not wait_for_vectors and vectors_wanted:
+            self.background_embedder()
         try:
-            vectors_wanted = self.settings.embedding.backend != "none"
             if vectors_wanted and (interrupted or not self.manifest.get_meta("vectors_complete")):
                 self._start_embedding(cancel, emit, backlog=True)
             note = self._reconcile(roots, c, emit, cancel, paths)
-            embedder_worker = self._embed_worker
+            embedder_worker = self._embed_worker if self._background is None else None
             if embedder_worker is not None:
                 emit(Progress("embed", chunks_written=c.chunks_written, chunks_embedded=embedder_worker.embedded,
                               message="adding vectors"))
@@ -247,19 +300,24 @@ class Indexer:
                 self.store.maintain(final=True)
         finally:
             embedder_worker = self._embed_worker
-            if embedder_worker is not None:
+            if self._background is not None:
+                complete = False  # the background embedder records completion when it is idle
+            elif embedder_worker is not None:
                 complete = embedder_worker.error is None and not cancel.cancelled
             else:  # nothing was embedded this run: still complete if it was before and nothing was added
                 complete = bool(self.manifest.get_meta("vectors_complete")) and c.chunks_written == 0
                 if c.chunks_written == 0 and self.store.chunks is not None and self.store.count_chunks() == 0:
                     complete = True
             self.manifest.set_meta("vectors_complete", complete and vectors_wanted)
-            pending = 0 if complete or not vectors_wanted else self.store.count_pending_embeddings()
+            if self._background is not None:
+                pending = self._background.pending()
+            else:
+                pending = 0 if complete or not vectors_wanted else self.store.count_pending_embeddings()
             report = IndexReport(
                 files_seen=c.seen, files_added=c.added, files_changed=c.changed, files_removed=c.removed,
                 files_moved=c.moved, files_unchanged=c.unchanged, files_failed=c.failed,
                 files_skipped=c.skipped, chunks_written=c.chunks_written,
-                chunks_embedded=embedder_worker.embedded if embedder_worker else 0,
+                chunks_embedded=embedder_worker.embedded if embedder_worker and not self._background else 0,
                 seconds=time.monotonic() - t0, embed_pending=pending, note=note)
             self.manifest.finish_run(run_id, outcome if not cancel.cancelled else "cancelled", report.as_json())
         emit(Progress("done", files_done=c.seen, files_total=c.seen, chunks_written=c.chunks_written,
@@ -274,15 +332,18 @@ class Indexer:
         disk: dict[str, tuple[ScanEntry, int]] = {}
         problems: list[tuple[ScanProblem, int]] = []
         known: dict[str, FileRow] = {}
-        limit = [os.path.abspath(p) for p in only] if only is not None else None
+        limit = _collapse(os.path.abspath(p) for p in only) if only is not None else None
         for root in roots:
-            if limit is not None and not any(_overlaps(p, root.path) for p in limit):
+            starts = [root.path] if limit is None else [p for p in limit if _under(p, root.path)]
+            if limit is not None and any(_under(root.path, p) for p in limit):
+                starts = [root.path]  # a change above the root: look at all of it
+            if not starts:
                 continue
+            whole = starts == [root.path]
             for row in self.manifest.files_of_root(root.id):
-                if limit is None or any(_under(row.path, p) for p in limit):
+                if whole or _has_ancestor_in(row.path, starts):
                     known[row.path] = row
-            scan_from = [root.path] if limit is None else [p for p in limit if _under(p, root.path)] or [root.path]
-            for item in self._scan(root, scan_from):
+            for item in self._scan(root, starts):
                 if cancel.cancelled:
                     return "cancelled"
                 if isinstance(item, ScanProblem):
@@ -548,8 +609,27 @@ def _under(path: str, top: str) -> bool:
     return path == top or path.startswith(top.rstrip(os.sep) + os.sep)
 
 
-def _overlaps(a: str, b: str) -> bool:
-    return _under(a, b) or _under(b, a)
+def _collapse(paths: Iterable[str]) -> list[str]:
+    """Drop paths that lie inside another path of the set (each subtree is walked once)."""
+    out: list[str] = []
+    for p in sorted(set(paths)):
+        if not out or not _under(p, out[-1]):
+            out.append(p)
+    return out
+
+
+def _has_ancestor_in(path: str, tops: Sequence[str]) -> bool:
+    if len(tops) < 8:
+        return any(_under(path, t) for t in tops)
+    top_set = set(tops)
+    p = path
+    while True:
+        if p in top_set:
+            return True
+        parent = os.path.dirname(p)
+        if parent == p:
+            return False
+        p = parent
 
 
 def _join(a: str, b: str) -> str:

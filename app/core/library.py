@@ -74,6 +74,7 @@ class Library:
         self._embedder: Embedder | None = None
         self._embedder_error: str = ""
         self._embedder_loaded = False
+        self._watch_indexer: Indexer | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -94,6 +95,9 @@ class Library:
         return lib
 
     def close(self) -> None:
+        if self._watch_indexer is not None:
+            self._watch_indexer.stop_background()
+            self._watch_indexer = None
         self.manifest.close()
         if self._lock is not None:
             self._lock.release()
@@ -271,10 +275,14 @@ class Library:
         return Indexer(self.settings, self.manifest, self.store(), self._prepare)
 
     def index(self, paths: list[str] | None = None, progress: ProgressFn | None = None,
-              cancel: CancelToken | None = None, changed: list[str] | None = None) -> IndexReport:
+              cancel: CancelToken | None = None, changed: list[str] | None = None,
+              wait_for_vectors: bool = True) -> IndexReport:
         """Add ``paths`` to the library (if given) and bring the library up to date.
 
-        ``changed`` limits the work to those paths (the watcher's events)."""
+        ``changed`` limits the work to those paths (the watcher's events). With
+        ``wait_for_vectors=False`` (watch mode, the window) the call returns as soon as the
+        chunks are written and searchable by keyword; a background embedder adds the vectors
+        and keeps running until ``close``."""
         self._need_write()
         self.check_settings()
         roots = None
@@ -282,11 +290,28 @@ class Library:
             roots = [self.add(p) for p in paths]
             # Index the whole library's changes only when asked for everything.
             roots = list({r.id: r for r in roots}.values())
-        indexer = self._indexer()
-        report = indexer.run(roots, progress, cancel, changed)
+        if wait_for_vectors:
+            indexer = self._indexer()
+        else:
+            if self._watch_indexer is None:
+                self._watch_indexer = self._indexer()
+            indexer = self._watch_indexer
+        report = indexer.run(roots, progress, cancel, changed, wait_for_vectors=wait_for_vectors)
         if self._embedder_error and not report.note:
             report = _with_note(report, f"no vectors yet ({self._embedder_error}); keyword search works")
         return report
+
+    def embedding_backlog(self) -> int:
+        """Chunk texts the background embedder still has queued (watch mode), 0 otherwise."""
+        bg = self._watch_indexer._background if self._watch_indexer is not None else None
+        return bg.pending() if bg is not None else 0
+
+    def on_embed_progress(self, fn: ProgressFn) -> None:
+        """Progress of the background embedder (watch mode), as ``Progress("embed", ...)`` events."""
+        if self._watch_indexer is None:
+            self._watch_indexer = self._indexer()
+        self._watch_indexer.on_embed_progress = lambda done, left: fn(
+            Progress("embed", chunks_embedded=done, chunks_to_embed=left))
 
     # --- search --------------------------------------------------------------------------
 

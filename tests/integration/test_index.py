@@ -264,3 +264,35 @@ def test_chunk_size_above_the_model_limit_is_refused(corpus, open_lib, embedder)
     lib = open_lib(chunking__chunk_size=400)
     with pytest.raises(ConfigError, match="chunking.chunk_size"):
         lib.index([str(corpus)])
+
+
+def test_watch_mode_returns_before_vectors_which_follow(corpus, open_lib, embedder):
+    embedder.gate.clear()
+    lib = open_lib()
+    r = lib.index([str(corpus)], wait_for_vectors=False)
+    assert r.chunks_written > 0 and r.chunks_embedded == 0
+    assert lib.search("termination", k=1).hits[0].path.endswith("lease.txt")
+    assert lib.embedding_backlog() > 0
+    embedder.gate.set()
+    st = lib.store()
+    deadline = time.monotonic() + 30
+    want = len({r["text_hash"] for r in st.chunks.to_arrow().to_pylist()})
+    while st.count_vectors() < want and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert st.count_vectors() == want
+
+    # The watcher's limited runs: only the paths that changed are looked at.
+    write(corpus / "new.txt", "brand new words: xylophone")
+    r = lib.index(changed=[str(corpus / "new.txt")], wait_for_vectors=False)
+    assert (r.files_seen, r.files_added) == (1, 1)
+    assert lib.search("xylophone", k=1).hits[0].path.endswith("new.txt")
+    (corpus / "lease.txt").unlink()
+    r = lib.index(changed=[str(corpus / "lease.txt")], wait_for_vectors=False)
+    assert (r.files_seen, r.files_removed) == (0, 1)
+    (corpus / "notes").rename(corpus / "notes2")
+    r = lib.index(changed=[str(corpus / "notes"), str(corpus / "notes2")], wait_for_vectors=False)
+    assert r.files_moved == 1 and r.chunks_written == 0
+    lib.close()
+    with open_lib() as again:
+        assert again.manifest.get_meta("vectors_complete") is True
+        assert again.index().files_unchanged == 4
