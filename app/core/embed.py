@@ -8,8 +8,9 @@ global. A backend that cannot load (no model on disk, no network to fetch it) ra
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -47,47 +48,105 @@ def _normalise(a: np.ndarray) -> np.ndarray:
     return a / norms
 
 
+DownloadProgress = Callable[[int, int], None]  # (files done, files total)
+
+# Files fastembed reads besides the ONNX weights.
+_MODEL_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+                "modules.json", "1_Pooling/config.json"]
+
+
+def _quiet_fastembed() -> None:
+    """fastembed logs through loguru to stderr; Quire reports failures itself."""
+    try:
+        from loguru import logger
+
+        logger.disable("fastembed")
+    except ImportError:
+        pass
+
+
+def model_dir_for(model: str, models_dir: Path) -> Path:
+    return models_dir / re.sub(r"[^A-Za-z0-9._-]+", "--", model)
+
+
+def download_model(model: str, models_dir: Path, progress: DownloadProgress | None = None) -> Path:
+    """Fetch a fastembed model's files once, into the Quire home. One attempt, no retry loop,
+    so an offline machine learns it at once; the hub checks each file's checksum on the way."""
+    from fastembed import TextEmbedding
+
+    desc = next((m for m in TextEmbedding._list_supported_models() if m.model.lower() == model.lower()), None)
+    if desc is None or not desc.sources.hf:
+        raise EmbeddingUnavailableError(f"The embedding model {model!r} has no download source.")
+    target = model_dir_for(model, models_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    tqdm_class = _progress_tqdm(progress) if progress else None
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(repo_id=desc.sources.hf, local_dir=str(target),
+                          allow_patterns=[desc.model_file, *desc.additional_files, *_MODEL_FILES],
+                          tqdm_class=tqdm_class)
+    except Exception as exc:
+        raise EmbeddingUnavailableError(
+            f"Could not download the embedding model {model} ({_short(exc)}).",
+            "Connect to the internet once so Quire can fetch it (about "
+            f"{desc.size_in_GB * 1000:.0f} MB), set [embedding] model_path to a local copy, or set "
+            "[embedding] backend = \"none\" for keyword search only.") from None
+    (target / ".complete").write_text(desc.sources.hf, encoding="utf-8")
+    return target
+
+
+def _progress_tqdm(progress: DownloadProgress) -> type:
+    from tqdm.auto import tqdm
+
+    class _Reporting(tqdm):  # type: ignore[misc, valid-type]
+        def update(self, n: float | None = 1) -> bool | None:
+            out = super().update(n)
+            progress(int(self.n), int(self.total or 0))
+            return out
+
+    return _Reporting
+
+
 class FastEmbedBackend:
-    def __init__(self, model: str, model_path: str, cache_dir: Path, batch_size: int = 32,
-                 threads: int | None = None, allow_download: bool = True) -> None:
+    def __init__(self, model: str, model_path: str, models_dir: Path, batch_size: int = 32,
+                 threads: int | None = None, allow_download: bool = True,
+                 download_progress: DownloadProgress | None = None) -> None:
         self.batch_size = batch_size
         self._lock = threading.Lock()  # one ONNX session; callers from several threads take turns
         try:
             from fastembed import TextEmbedding
         except ImportError as exc:  # a broken install, not the user's fault
             raise EmbeddingUnavailableError(f"fastembed cannot be imported: {exc}.") from None
-        supported = {m["model"].lower(): m for m in TextEmbedding.list_supported_models()}
-        desc = supported.get(model.lower())
+        _quiet_fastembed()
+        desc = next((m for m in TextEmbedding.list_supported_models() if m["model"].lower() == model.lower()), None)
         if desc is None:
             raise EmbeddingUnavailableError(
                 f"The embedding model {model!r} is not one fastembed knows.",
                 "Set [embedding] model to a fastembed model such as sentence-transformers/all-MiniLM-L6-v2.")
         if model_path:
-            mp = Path(model_path).expanduser()
-            if not (mp / "model.onnx").exists() and not any(mp.glob("*.onnx")):
+            mdir = Path(model_path).expanduser()
+            if not any(mdir.glob("*.onnx")):
                 raise EmbeddingUnavailableError(
-                    f"No ONNX model in {mp} (embedding.model_path).",
+                    f"No ONNX model in {mdir} (embedding.model_path).",
                     "Point [embedding] model_path at a folder with model.onnx and tokenizer.json, or leave it "
                     "empty to download the model.")
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            mdir = model_dir_for(model, models_dir)
+            if not (mdir / ".complete").exists():
+                if not allow_download:
+                    raise EmbeddingUnavailableError(
+                        f"The embedding model {model} has not been downloaded yet.",
+                        "Run `quire index` while online to fetch it, or set [embedding] model_path.")
+                mdir = download_model(model, models_dir, download_progress)
         try:
-            try:
-                self._model = TextEmbedding(model, cache_dir=str(cache_dir), threads=threads,
-                                            specific_model_path=model_path or None, local_files_only=True)
-            except Exception:
-                if model_path or not allow_download:
-                    raise
-                log.info("downloading embedding model %s to %s", model, cache_dir)
-                self._model = TextEmbedding(model, cache_dir=str(cache_dir), threads=threads)
+            self._model = TextEmbedding(model, threads=threads, specific_model_path=str(mdir))
         except Exception as exc:
-            where = model_path or str(cache_dir)
             raise EmbeddingUnavailableError(
-                f"The embedding model {model} could not be loaded from {where} ({_short(exc)}).",
-                "Connect to the internet once so Quire can download it, set [embedding] model_path to a local "
-                "copy, or set [embedding] backend = \"none\" for keyword search only.") from None
-        model_dir = Path(getattr(self._model.model, "_model_dir", model_path or cache_dir))
-        tok = model_dir / "tokenizer.json"
-        self.info = EmbedderInfo("fastembed", model, int(desc["dim"]), model_max_tokens(model_dir),
+                f"The embedding model {model} could not be loaded from {mdir} ({_short(exc)}).",
+                "Check the folder (embedding.model_path), or delete it to download the model again.") from None
+        tok = mdir / "tokenizer.json"
+        self.info = EmbedderInfo("fastembed", model, int(desc["dim"]), model_max_tokens(mdir),
                                  str(tok) if tok.exists() else "")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -116,14 +175,16 @@ class OllamaEmbedBackend:
         return _normalise(np.asarray(self._client.embed(list(texts)), dtype=np.float32))
 
 
-def load_embedder(settings: Settings, paths: Paths, allow_download: bool = True) -> Embedder | None:
+def load_embedder(settings: Settings, paths: Paths, allow_download: bool = True,
+                  download_progress: DownloadProgress | None = None) -> Embedder | None:
     """The configured backend, or None for ``backend = "none"``. Raises EmbeddingUnavailableError."""
     e = settings.embedding
     if e.backend == "none":
         return None
     if e.backend == "ollama":
         return OllamaEmbedBackend(settings)
-    return FastEmbedBackend(e.model, e.model_path, paths.models_dir, e.batch_size, allow_download=allow_download)
+    return FastEmbedBackend(e.model, e.model_path, paths.models_dir, e.batch_size, allow_download=allow_download,
+                            download_progress=download_progress)
 
 
 def _short(exc: BaseException) -> str:

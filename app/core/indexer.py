@@ -295,9 +295,10 @@ class Indexer:
                 outcome = "cancelled"
             else:
                 emit(Progress("compact", message="updating search indexes"))
-                if c.removed or c.changed or interrupted:
+                full = paths is None  # the watcher's small runs leave the heavier upkeep to full runs
+                if full and (c.removed or c.changed or interrupted):
                     self.store.orphan_vectors()
-                self.store.maintain(final=True)
+                self.store.maintain(final=full)
         finally:
             embedder_worker = self._embed_worker
             if self._background is not None:

@@ -47,6 +47,8 @@ CHUNK_SCHEMA = pa.schema([
 VECTOR_INDEX_MIN_ROWS = 100_000
 # Compact once a table has this many fragments (each add makes at least one).
 COMPACT_FRAGMENTS = 64
+# Rows not yet in the full-text index are scanned flat; fold them in past this many.
+FTS_FOLD_ROWS = 20_000
 # Old table versions are kept this long so readers in other processes finish their query.
 KEEP_VERSIONS = timedelta(minutes=10)
 
@@ -335,11 +337,13 @@ class Store:
                 tbl.create_index("file_id", config=BTree(), replace=True, name="file_id_idx")
             if "text_hash_idx" not in names:
                 tbl.create_index("text_hash", config=BTree(), replace=True, name="text_hash_idx")
+            unindexed = next((int(tbl.index_stats(i.name).num_unindexed_rows) for i in tbl.list_indices()
+                              if i.index_type == "FTS"), 0)
             for t in (tbl, self.vectors()):
                 if t is None:
                     continue
                 fragments = len(t.to_lance().get_fragments())
-                if final or fragments >= COMPACT_FRAGMENTS:
+                if final or fragments >= COMPACT_FRAGMENTS or (t is tbl and unindexed >= FTS_FOLD_ROWS):
                     # optimize(): compacts small fragments, folds new rows into every index
                     # incrementally (no full FTS rebuild) and drops versions past KEEP_VERSIONS.
                     t.optimize(cleanup_older_than=KEEP_VERSIONS)
