@@ -1,0 +1,183 @@
+"""Turn a file into text sections: ``parse_file(path) -> list[Section]``.
+
+One module per format; each is imported only when a file of its kind is parsed, so a
+worker that parses only text files never imports pypdfium2, python-docx or lxml.
+Every expected failure is a :class:`~app.core.errors.ParseError` subclass with a
+one-line message for the Problems view; anything else escaping is a bug.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.core.errors import ParseError, UnreadableFile, UnsupportedFile
+
+__all__ = ["SUPPORTED_KINDS", "Section", "kind_of", "parse_file"]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    text: str  # plain text, whitespace normalised, paragraph breaks as "\n\n"
+    page: int | None  # 1-based page (PDF) or slide (PPTX); None where the format has no pages
+    heading: str = ""  # heading path, e.g. "Install > On Linux"
+
+
+SUPPORTED_KINDS: frozenset[str] = frozenset(
+    {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "html", "markdown", "text"})
+
+# What an unknown or missing extension maps to: parse_file sniffs the content first.
+SNIFF = "text?"
+
+_SOURCE_CODE = (
+    "py pyi pyw pyx pxd js mjs cjs jsx ts tsx mts cts c h cc cpp cxx c++ hpp hh hxx inl ipp m mm java "
+    "kt kts scala sc groovy gradle go rs rb erb rake gemspec php phtml pl pm t pod lua r jl swift "
+    "dart cs csx fs fsi fsx vb vbs sh bash zsh ksh fish ps1 psm1 psd1 bat cmd css scss sass less styl "
+    "sql psql graphql gql proto thrift avdl cmake mk mak make dockerfile containerfile tf tfvars hcl "
+    "nix el lisp scm ss rkt clj cljs cljc edn ex exs erl hrl hs lhs ml mli elm vue svelte astro asm s "
+    "f f77 f90 f95 for pas pp d zig nim v sv svh vhd vhdl tcl awk sed vim lean agda idr purs cr hx "
+    "coffee gd glsl hlsl wgsl frag vert cu cuh ino pde sol move cairo bzl bazel star jsonnet "
+    "libsonnet cue dhall prisma"
+)
+_PLAIN_TEXT = (
+    "txt text log out err rst rest tex latex ltx bib bst cls sty dtx ins adoc asciidoc asc org "
+    "textile wiki mediawiki creole pod man nfo diz 1st me json jsonc json5 jsonl ndjson geojson yaml "
+    "yml toml ini cfg conf config properties prop env editorconfig xml xsd xsl xslt dtd rng rnc wsdl "
+    "xaml xul rss atom opml kml gpx plist srt vtt sbv ass ssa lrc diff patch csproj vbproj fsproj "
+    "vcxproj sln props targets pom resx manifest mf in am ac m4 po pot ics vcf eml mbox todo "
+    "changelog license authors readme gitignore gitattributes dockerignore npmignore htaccess lock "
+    "sum mod"
+)
+
+# extension -> (kind, "module:function"). The one table of what Quire reads.
+_EXTENSIONS: dict[str, tuple[str, str]] = {
+    **{e: ("text", "text:parse") for e in (_SOURCE_CODE + " " + _PLAIN_TEXT).split()},
+    **{e: ("markdown", "markdown:parse")
+       for e in ["md", "markdown", "mdown", "mkd", "mkdn", "mdwn", "mdtxt", "mdtext", "mdx", "rmd", "qmd"]},
+    **{e: ("html", "html:parse") for e in ["html", "htm", "xhtml", "xht", "shtml"]},
+    "fb2": ("html", "fb2:parse"),  # FictionBook: XML e-book, read with lxml
+    "ipynb": ("text", "notebook:parse"),
+    "csv": ("csv", "csv:parse"),
+    "tsv": ("csv", "csv:parse"),
+    "tab": ("csv", "csv:parse"),
+    "pdf": ("pdf", "pdf:parse"),
+    "docx": ("docx", "docx:parse"),
+    "docm": ("docx", "docx:parse"),
+    "dotx": ("docx", "docx:parse"),
+    "dotm": ("docx", "docx:parse"),
+    "pptx": ("pptx", "pptx:parse"),
+    "pptm": ("pptx", "pptx:parse"),
+    "ppsx": ("pptx", "pptx:parse"),
+    "ppsm": ("pptx", "pptx:parse"),
+    "potx": ("pptx", "pptx:parse"),
+    "odt": ("odt", "odt:parse"),
+    "ott": ("odt", "odt:parse"),
+    "epub": ("epub", "epub:parse"),
+    "rtf": ("rtf", "rtf:parse"),
+}
+
+# Known non-text extensions -> the reason shown when such a file is skipped.
+_BINARY_REASONS: dict[str, str] = {}
+for _exts, _reason in (
+    ("png jpg jpeg jpe jfif gif bmp dib tif tiff webp ico icns cur heic heif avif jxl jp2 svg svgz psd xcf "
+     "raw cr2 cr3 nef arw orf rw2 dng eps ai kra exr hdr tga pcx ppm pgm pbm pnm wmf emf",
+     "image (no text to index)"),
+    ("zip gz tgz bz2 tbz tbz2 xz txz lz lzma lz4 zst tzst z 7z rar tar cab arj ace iso img dmg vhdx vmdk "
+     "qcow2 jar war ear apk aab ipa deb rpm snap flatpak appimage whl egg crx xpi nupkg",
+     "archive or disk image (not indexed)"),
+    ("mp3 wav flac ogg oga opus m4a m4b aac wma aif aiff aifc mid midi amr ape wv caf",
+     "audio (no text to index)"),
+    ("mp4 m4v mkv avi mov wmv webm flv f4v mpg mpeg mpe m2ts 3gp 3g2 ogv vob rm rmvb",
+     "video (no text to index)"),
+    ("exe dll so dylib o obj a lib ko sys bin elf com msi msix pdb class pyc pyo pyd wasm node dex efi",
+     "program or library (binary)"),
+    ("ttf otf ttc woff woff2 eot fon fnt pfb pfm", "font file (no text to index)"),
+    ("sqlite sqlite3 db db3 mdb accdb dbf lance parquet arrow feather orc avro npy npz pkl pickle joblib "
+     "h5 hdf5 nc mat sav dta rds rdata onnx pt pth ckpt safetensors gguf ggml tflite pb mlmodel",
+     "database or binary data file"),
+    ("xlsx xlsm xlsb xltx xls ods fods numbers", "spreadsheet (not supported yet)"),
+    ("doc dot wps wpd pages", "legacy word-processor format (not supported; save as DOCX or PDF)"),
+    ("ppt pps odp key", "presentation format not supported yet (save as PPTX or PDF)"),
+    ("mobi azw azw3 kfx lit djvu djv xps oxps cbz cbr chm", "e-book or document format not supported yet"),
+    ("blend fbx stl 3ds dae glb usdz max ma mb skp dwg dxf step stp iges igs",
+     "3D or CAD file (not indexed)"),
+    ("swf fla sketch fig xd indd idml", "design file (not indexed)"),
+):
+    for _e in _exts.split():
+        _BINARY_REASONS[_e] = _reason
+del _exts, _reason, _e
+
+
+def _extension(path: str) -> str:
+    name = os.path.basename(path)
+    dot = name.rfind(".")
+    return name[dot + 1:].lower() if dot > 0 else ""  # ".bashrc" has no extension
+
+
+def kind_of(path: str) -> str | None:
+    """The format of ``path`` by its extension alone (no I/O).
+
+    One of SUPPORTED_KINDS; ``None`` for a known non-text binary (image, archive, ...);
+    ``"text?"`` for an unknown or missing extension, which parse_file sniffs.
+    """
+    ext = _extension(os.fspath(path))
+    hit = _EXTENSIONS.get(ext)
+    if hit:
+        return hit[0]
+    if ext in _BINARY_REASONS:
+        return None
+    return SNIFF
+
+
+def _parser_for(ext: str) -> Callable[[str], list[Section]]:
+    target = _EXTENSIONS[ext][1] if ext in _EXTENSIONS else "text:parse_unknown"
+    module, func = target.split(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), func)
+
+
+def parse_file(path: str) -> list[Section]:
+    """Read ``path`` and return its sections; ``[]`` for a readable but empty document.
+
+    Raises UnsupportedFile, EncryptedFile, NoTextLayer, DamagedFile, FileTooLarge or
+    UnreadableFile (all ParseError) with a one-line message for the user.
+    """
+    from app.core.parse._common import split_long
+
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise UnreadableFile("dangling symlink (its target is missing)") from None
+        raise UnreadableFile("file not found (moved or deleted?)") from None
+    except PermissionError:
+        raise UnreadableFile("permission denied") from None
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read the file: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UnsupportedFile("a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        # Opening a FIFO would block forever; devices and sockets are not documents.
+        raise UnsupportedFile("not a regular file (pipe, device or socket)")
+    ext = _extension(path)
+    if ext in _BINARY_REASONS and ext not in _EXTENSIONS:
+        raise UnsupportedFile(_BINARY_REASONS[ext])
+    if st.st_size == 0:
+        return []
+    parser = _parser_for(ext)
+    try:
+        sections = parser(path)
+    except ParseError:
+        raise
+    except FileNotFoundError:
+        raise UnreadableFile("file disappeared while reading") from None
+    except PermissionError:
+        raise UnreadableFile("permission denied") from None
+    except IsADirectoryError:
+        raise UnsupportedFile("a folder, not a file") from None
+    except OSError as exc:
+        raise UnreadableFile(f"read error: {exc.strerror or exc}") from None
+    return split_long(sections)

@@ -1,0 +1,290 @@
+"""Helpers shared by the format parsers: whitespace clean-up, byte decoding, heading paths.
+
+Imports only the standard library (charset-normalizer lazily), so that a worker which
+parses only text files pays for nothing else.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import zipfile
+from collections.abc import Callable
+from typing import IO
+
+from app.core.errors import DamagedFile, FileTooLarge, UnsupportedFile
+from app.core.parse import Section
+
+# Sections longer than this are split at paragraph (else line) boundaries, so that one
+# huge log or CSV never becomes one giant string for the chunker.
+MAX_SECTION_CHARS = 100_000
+# A member of a ZIP container (DOCX, EPUB, ...) that claims to expand past this is a bomb.
+MAX_ZIP_MEMBER = 256 * 1024 * 1024
+MAX_ZIP_TOTAL = 1024 * 1024 * 1024
+
+_NEWLINES = re.compile(r"\r\n?|[\x0b\x0c\x85\u2028\u2029]")
+# C0 controls except \t and \n, DEL, zero-width characters, BOM, soft hyphen, and U+FFFE
+# (pdfium's marker for a word hyphenated at a line end: "dis\ufffetribution").
+_JUNK = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\u200b\u200c\u200d\u2060\ufeff\u00ad\ufffe]")
+_HSPACE = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_SPACE_NL = re.compile(r" ?\n ?")
+_BLANKS = re.compile(r"\n{3,}")
+
+
+def clean_prose(text: str) -> str:
+    """Normalise whitespace in running text: one space between words, single newlines
+    kept, at most one blank line ("\\n\\n") between paragraphs."""
+    if not text:
+        return ""
+    text = _NEWLINES.sub("\n", text)
+    text = _JUNK.sub("", text)
+    text = _HSPACE.sub(" ", text)
+    text = _SPACE_NL.sub("\n", text)
+    text = _BLANKS.sub("\n\n", text)
+    return text.strip()
+
+
+def clean_code(text: str) -> str:
+    """Like :func:`clean_prose` but keeps indentation and runs of spaces (source code,
+    logs, plain text where layout carries meaning)."""
+    if not text:
+        return ""
+    text = _NEWLINES.sub("\n", text)
+    text = _JUNK.sub("", text)
+    # Per-line rstrip, not a regex: "[ \t]+\n" is quadratic on a long run of spaces.
+    text = "\n".join([line.rstrip() for line in text.split("\n")])
+    text = _BLANKS.sub("\n\n", text)
+    return text.strip("\n")
+
+
+def split_long(sections: list[Section], limit: int = MAX_SECTION_CHARS) -> list[Section]:
+    """Split every section longer than ``limit`` at blank lines (else newlines, else hard)."""
+    if all(len(s.text) <= limit for s in sections):
+        return sections
+    out: list[Section] = []
+    for s in sections:
+        if len(s.text) <= limit:
+            out.append(s)
+            continue
+        text = s.text
+        start = 0
+        n = len(text)
+        while start < n:
+            end = min(start + limit, n)
+            if end < n:
+                cut = text.rfind("\n\n", start + limit // 2, end)
+                if cut < 0:
+                    cut = text.rfind("\n", start + limit // 2, end)
+                if cut > 0:
+                    end = cut
+            piece = text[start:end].strip()
+            if piece:
+                out.append(Section(piece, s.page, s.heading))
+            start = end
+    return out
+
+
+class HeadingPath:
+    """A stack of (level, title) that renders as "A > B > C"."""
+
+    __slots__ = ("_stack",)
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, str]] = []
+
+    def push(self, level: int, title: str) -> None:
+        while self._stack and self._stack[-1][0] >= level:
+            self._stack.pop()
+        self._stack.append((level, title))
+
+    def __str__(self) -> str:
+        return " > ".join(t for _, t in self._stack if t)
+
+
+class SectionBuilder:
+    """Collects text parts under the current heading; one Section per heading with a body.
+
+    The heading's own title is the first line of its section's text (so full-text search
+    finds it). A heading directly followed by a deeper heading yields no section: its
+    title lives on in the sub-heading's path. A heading with no body and no sub-heading
+    (a title-only document, say) becomes a section holding just its title.
+    """
+
+    def __init__(self, page: int | None = None, code: bool = False,
+                 clean: Callable[[str], str] | None = None) -> None:
+        self.sections: list[Section] = []
+        self.path = HeadingPath()
+        self.page = page
+        self._clean = clean or (clean_code if code else clean_prose)
+        self._title = ""
+        self._level = 0
+        self._parts: list[str] = []
+        self._pending: tuple[int, Section] | None = None  # a body-less heading, undecided
+
+    def add(self, text: str) -> None:
+        if text:
+            self._parts.append(text)
+
+    def heading(self, level: int, title: str) -> None:
+        self.flush()
+        if self._pending is not None and level <= self._pending[0]:
+            self.sections.append(self._pending[1])
+        self._pending = None
+        title = clean_prose(title).replace("\n", " ")
+        self.path.push(level, title)
+        self._title = title
+        self._level = level
+
+    def flush(self) -> None:
+        body = self._clean("\n\n".join(self._parts))
+        self._parts = []
+        if body:
+            text = f"{self._title}\n\n{body}" if self._title else body
+            self.sections.append(Section(text, self.page, str(self.path)))
+        elif self._title:
+            self._pending = (self._level, Section(self._title, self.page, str(self.path)))
+        self._title = ""
+
+    def finish(self) -> list[Section]:
+        self.flush()
+        if self._pending is not None:
+            self.sections.append(self._pending[1])
+            self._pending = None
+        return self.sections
+
+
+# --- bytes -> str ----------------------------------------------------------------------
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_HIGH = bytes(range(128, 256))
+
+
+def bom_encoding(data: bytes) -> tuple[str, int] | None:
+    """The encoding named by a byte-order mark and the BOM's length, if there is one."""
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            return enc, len(bom)
+    return None
+
+
+def utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when ``head`` looks like mostly-ASCII UTF-16 without a BOM."""
+    n = len(head) - len(head) % 2
+    if n < 8:
+        return None
+    even, odd = head[0:n:2], head[1:n:2]
+    half = n // 2
+    for zeros, other, enc in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if zeros.count(0) >= 0.9 * half and other.count(0) <= 0.02 * half:
+            return enc
+    return None
+
+
+def decode_bytes(data: bytes, declared: str | None = None, strict_binary: bool = False) -> str:
+    """Decode text of unknown encoding; never raises on Latin-1, cp1252 or mixed bytes.
+
+    Order: BOM, strict UTF-8, ``declared`` (an HTML/XML charset), UTF-8 with a few bad
+    bytes (when most non-ASCII bytes are valid UTF-8), charset-normalizer, then
+    cp1252 with replacement. ``strict_binary`` makes charset-normalizer's "this is not
+    text" verdict raise :class:`UnsupportedFile` instead of falling back.
+    """
+    bom = bom_encoding(data)
+    if bom:
+        return data[bom[1]:].decode(bom[0], errors="replace")
+    try:
+        # Valid UTF-8 with non-ASCII bytes is almost never anything else, whatever a
+        # (often copy-pasted) charset declaration says.
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if declared:
+        if declared in ("iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii"):
+            declared = "cp1252"  # what browsers do (WHATWG encoding standard)
+        try:
+            return data.decode(declared)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    non_ascii = len(data) - len(data.translate(None, _HIGH))
+    # Latin-1 text gives one error per accented byte; UTF-8 with a stray byte gives few.
+    if bad * 20 <= non_ascii:
+        return text
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is not None and best.encoding:
+        enc = best.encoding
+        # Single-byte guesses on short Western text are unstable (cp1250, mac_roman...);
+        # cp1252 is by far the most likely one on a desktop, so prefer it when it decodes.
+        if enc not in ("cp1252", "latin_1", "iso8859_15") and _is_single_byte(enc):
+            try:
+                return data.decode("cp1252")
+            except UnicodeDecodeError:
+                pass
+        return data.decode(enc, errors="replace")
+    if strict_binary:
+        raise UnsupportedFile("binary file, not text")
+    return data.decode("cp1252", errors="replace")
+
+
+def _is_single_byte(encoding: str) -> bool:
+    name = codecs.lookup(encoding).name
+    return name.startswith(("cp12", "iso8859", "latin", "mac-", "mac_", "cp8", "cp4", "koi8", "kz1048",
+                            "ptcp", "tis"))
+
+
+_CHARSET_RE = re.compile(rb"""(?:charset|encoding)\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
+
+
+def declared_charset(head: bytes) -> str | None:
+    """The charset an HTML <meta> or XML declaration names in the first bytes, if valid."""
+    m = _CHARSET_RE.search(head[:4096])
+    if not m:
+        return None
+    name = m.group(1).decode("ascii").lower()
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return None
+    # A page that says "utf-16" but reached us without a BOM is really ASCII-compatible.
+    return None if name.startswith(("utf-16", "utf-32", "utf16", "utf32")) else name
+
+
+# --- ZIP containers --------------------------------------------------------------------
+
+def open_zip(data_or_path: str | IO[bytes], label: str) -> zipfile.ZipFile:
+    """Open a ZIP container, refusing non-ZIPs and bombs with a user-facing error."""
+    try:
+        zf = zipfile.ZipFile(data_or_path)
+    except zipfile.BadZipFile as exc:
+        raise DamagedFile(f"damaged or truncated {label}: not a valid ZIP container ({exc})") from None
+    total = 0
+    for info in zf.infolist():
+        total += info.file_size
+        if info.file_size > MAX_ZIP_MEMBER or total > MAX_ZIP_TOTAL:
+            zf.close()
+            raise FileTooLarge(f"{label} expands to more than {max(info.file_size, total) >> 20} MB")
+    return zf
+
+
+def read_member(zf: zipfile.ZipFile, name: str, label: str) -> bytes:
+    try:
+        return zf.read(name)
+    except KeyError:
+        raise DamagedFile(f"damaged {label}: part {name} is missing") from None
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
+        raise DamagedFile(f"damaged or truncated {label}: {describe(exc)}") from None
+
+
+def describe(exc: BaseException) -> str:
+    """A short, one-line description of a library exception for a user-facing message."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = text if len(text) <= 120 else text[:117] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

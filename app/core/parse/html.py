@@ -1,0 +1,145 @@
+"""HTML and XHTML through selectolax (lexbor): visible text, one section per h1-h6.
+
+Dropped: script, style, noscript, template, svg, iframe, object, nav and the whole
+<head> except <title>. Block elements become paragraph breaks, list items and table
+rows line breaks, table cells " | ".
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+
+from app.core.parse import Section
+from app.core.parse._common import SectionBuilder, clean_prose, declared_charset, decode_bytes
+
+_DROP = frozenset({"script", "style", "noscript", "template", "svg", "head", "iframe", "object",
+                   "embed", "canvas", "nav", "audio", "video", "map", "-comment", "!doctype"})
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_BLOCK = frozenset({
+    "p", "div", "section", "article", "main", "aside", "header", "footer", "blockquote", "pre", "ul", "ol",
+    "dl", "table", "thead", "tbody", "tfoot", "caption", "figure", "figcaption", "form", "fieldset",
+    "address", "details", "summary", "hr", "body", "html", "center", "hgroup", "menu", "legend", "dialog",
+})
+_LINE = frozenset({"br", "li", "tr", "dt", "dd", "option"})
+_CELL = frozenset({"td", "th"})
+_WS = re.compile(r"\s+")
+_CELL_LEAD = re.compile(r"(?m)^\| ?")
+_ANY_TAG = re.compile(r"<[^<>]*>")
+MAX_DEPTH = 5000
+_DEPTH_CHUNK = 65536
+# Start tags that need no end tag (or usually lack one): they do not deepen the tree.
+_FLAT_TAGS = ("<br", "<img", "<meta", "<link", "<input", "<hr", "<wbr", "<source", "<col", "<area",
+              "<base", "<embed", "<param", "<track", "<p", "<li", "<td", "<tr", "<th", "<dt", "<dd",
+              "<option", "<!", "<?")
+
+
+def parse(path: str) -> list[Section]:
+    with open(path, "rb") as f:
+        data = f.read()
+    return parse_html(data)
+
+
+def _clean(text: str) -> str:
+    return _CELL_LEAD.sub("", clean_prose(text))
+
+
+def _too_deep(data: str) -> bool:
+    """Cheap (str.count only) upper estimate of the nesting depth reached at each 64 KB
+    boundary: start tags minus end tags minus tags that do not nest."""
+    if data.count("<") < MAX_DEPTH:
+        return False
+    depth = 0
+    for i in range(0, len(data), _DEPTH_CHUNK):
+        chunk = data[i:i + _DEPTH_CHUNK]
+        ends = chunk.count("</")
+        depth += chunk.count("<") - 2 * ends - chunk.count("/>") - sum(chunk.count(t) for t in _FLAT_TAGS)
+        depth = max(depth, 0)
+        if depth > MAX_DEPTH:
+            return True
+    return False
+
+
+def parse_html(data: bytes | str, with_title: bool = True) -> list[Section]:
+    """Sections of an HTML document; ``with_title`` puts <title> before the first text
+    (EPUB chapters repeat the book's title, so the EPUB reader turns it off)."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    if isinstance(data, bytes):
+        data = decode_bytes(data, declared_charset(data[:4096]))
+    if _too_deep(data):
+        # lexbor's cost grows with the square of the nesting depth (80,000 nested
+        # <div>s take ~17 s): such a file is crafted or broken; keep its bare text.
+        text = clean_prose(html_lib.unescape(_ANY_TAG.sub(" ", data)))
+        return [Section(text, None)] if text else []
+    tree = LexborHTMLParser(data)
+    title = ""
+    if with_title:
+        node = tree.css_first("title")
+        title = _WS.sub(" ", node.text(deep=True)).strip() if node is not None else ""
+    root = tree.root
+    out = SectionBuilder(clean=_clean)
+    if root is None:
+        return []
+
+    parts: list[str] = []
+    first = True
+
+    def flush() -> None:
+        nonlocal parts, first
+        text = "".join(parts)
+        parts = []
+        if first:
+            first = False
+            if title and text.strip():
+                text = f"{title}\n\n{text}"
+        out.add(text)
+
+    # Iterative pre-order walk (a recursive one would overflow on crafted nesting).
+    node = root
+    pre = 0
+    while True:
+        tag = node.tag
+        if tag == "-text":
+            t = node.text_content
+            if t:
+                # Newlines in running text are spaces; the rest of the whitespace is
+                # collapsed once per section by clean_prose (cheaper than per node).
+                parts.append(t if pre else t.replace("\r", " ").replace("\n", " "))
+        elif tag in _HEADINGS:
+            flush()
+            # Sphinx and friends end headings with a "¶" permalink.
+            out.heading(int(tag[1]), node.text(deep=True, separator=" ").strip().rstrip("¶#").strip())
+        elif tag not in _DROP and tag[0] != "-":
+            if tag in _BLOCK:
+                parts.append("\n\n")
+            elif tag in _LINE:
+                parts.append("\n")
+            elif tag in _CELL:
+                parts.append(" | ")
+            child = node.child
+            if child is not None:
+                if tag == "pre":
+                    pre += 1
+                node = child
+                continue
+        # No descent: go to the next sibling, climbing out of finished parents.
+        nxt = node.next
+        while nxt is None:
+            node = node.parent
+            if node is None:
+                break
+            ptag = node.tag
+            if ptag == "-document":
+                node = None
+                break
+            if ptag == "pre":
+                pre -= 1
+            if ptag in _BLOCK:
+                parts.append("\n\n")
+            nxt = node.next
+        if node is None:
+            break
+        node = nxt
+    flush()
+    return out.finish()

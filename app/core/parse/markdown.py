@@ -1,0 +1,97 @@
+"""Markdown: one section per ATX/Setext heading, with the heading path.
+
+'#' lines inside fenced code blocks are code, not headings; YAML/TOML front matter is
+kept as text of the first section. The Markdown itself is left as written (links,
+emphasis markers): it reads fine and keeps URLs searchable.
+"""
+
+from __future__ import annotations
+
+import re
+
+from app.core.parse import Section
+from app.core.parse._common import SectionBuilder
+from app.core.parse.text import decode_text_file
+
+_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]|$)")
+_SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*$")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)$")
+
+
+def parse(path: str) -> list[Section]:
+    with open(path, "rb") as f:
+        data = f.read()
+    return parse_text(decode_text_file(data))
+
+
+def parse_text(text: str) -> list[Section]:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    out = SectionBuilder(code=True)
+    body: list[str] = []
+    para_start = 0  # index in body where the current paragraph began (for Setext)
+    fence = ""  # the opening fence while inside a fenced code block
+    i = _skip_front_matter(lines, body)
+    para_start = len(body)
+
+    def heading(level: int, title: str) -> None:
+        nonlocal body, para_start
+        out.add("\n".join(body))
+        out.heading(level, title)
+        body = []
+        para_start = 0
+
+    for line in lines[i:]:
+        if fence:
+            body.append(line)
+            stripped = line.strip()
+            if stripped.startswith(fence[0]) and stripped == fence[0] * len(stripped) \
+                    and len(stripped) >= len(fence) and len(line) - len(line.lstrip(" ")) <= 3:
+                fence = ""
+                para_start = len(body)
+            continue
+        m = _FENCE.match(line)
+        if m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
+            fence = m.group(1)
+            body.append(line)
+            continue
+        if not line.strip():
+            body.append(line)
+            para_start = len(body)
+            continue
+        m = _ATX.match(line)
+        if m:
+            heading(len(m.group(1)), _atx_title(line[m.end():]))
+            continue
+        m = _SETEXT.match(line)
+        if m and para_start < len(body):
+            title = " ".join(s.strip() for s in body[para_start:])
+            del body[para_start:]
+            heading(1 if m.group(1)[0] == "=" else 2, title)
+            continue
+        body.append(line)
+    out.add("\n".join(body))
+    return out.finish()
+
+
+def _atx_title(rest: str) -> str:
+    """The text of an ATX heading without its optional closing "#" run (string ops, no
+    regex: a lazy regex here is quadratic on long lines of spaces)."""
+    rest = rest.strip()
+    bare = rest.rstrip("#")
+    if not bare:
+        return ""
+    if bare != rest and bare[-1] in " \t":  # a closing sequence must follow a space
+        return bare.rstrip()
+    return rest
+
+
+def _skip_front_matter(lines: list[str], body: list[str]) -> int:
+    """Copy a leading ---/+++ front-matter block into ``body``; return the next line index."""
+    if not lines or lines[0].strip() not in ("---", "+++"):
+        return 0
+    closers = ("---", "...") if lines[0].strip() == "---" else ("+++",)
+    for j in range(1, min(len(lines), 500)):
+        if lines[j].strip() in closers:
+            body.extend(lines[: j + 1])
+            return j + 1
+    return 0

@@ -1,0 +1,51 @@
+"""Jupyter notebooks (.ipynb): the cells' source, outputs left out.
+
+Markdown cells and code cells (fenced) are joined into one Markdown document and read
+by the Markdown reader, so markdown headings give the heading path and '#' comments
+in code cells stay code.
+"""
+
+from __future__ import annotations
+
+import json
+
+from app.core.errors import DamagedFile
+from app.core.parse import Section
+from app.core.parse._common import describe
+from app.core.parse.markdown import parse_text
+from app.core.parse.text import decode_text_file
+
+
+def parse(path: str) -> list[Section]:
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        nb = json.loads(decode_text_file(data))
+    except (ValueError, RecursionError) as exc:
+        raise DamagedFile(f"damaged notebook (not valid JSON): {describe(exc)}") from None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if cells is None and isinstance(nb, dict):  # nbformat 3 kept cells inside worksheets
+        sheets = [ws for ws in nb.get("worksheets") or [] if isinstance(ws, dict)]
+        cells = [c for ws in sheets for c in ws.get("cells") or []]
+    if not isinstance(cells, list):
+        raise DamagedFile("damaged notebook: no cells")
+    parts: list[str] = []
+    for cell in cells:
+        if not isinstance(cell, dict):
+            continue
+        source = cell.get("source", cell.get("input", ""))
+        if isinstance(source, list):
+            text = "".join(s for s in source if isinstance(s, str))
+        else:
+            text = str(source or "")
+        if not text.strip():
+            continue
+        kind = cell.get("cell_type")
+        if kind == "markdown":
+            parts.append(text)
+        elif kind == "code":
+            fence = "````" if "```" in text else "```"
+            parts.append(f"{fence}\n{text}\n{fence}")
+        else:  # raw cells
+            parts.append(text)
+    return parse_text("\n\n".join(parts))

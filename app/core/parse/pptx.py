@@ -1,0 +1,91 @@
+"""PowerPoint PPTX through python-pptx: one section per slide, page = slide number.
+
+The slide title is the section heading (and its first line); then the text of every
+text frame, table and grouped shape in the slide's order, then the speaker notes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from app.core.errors import DamagedFile, EncryptedFile
+from app.core.parse import Section
+from app.core.parse._common import clean_prose, describe, open_zip
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+MAX_GROUP_DEPTH = 50
+
+
+def parse(path: str) -> list[Section]:
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith(_OLE_MAGIC):
+        raise EncryptedFile("password-protected or legacy-format PowerPoint file")
+    open_zip(io.BytesIO(data), "PPTX")
+    from pptx import Presentation
+    from pptx.exc import PackageNotFoundError
+
+    try:
+        prs = Presentation(io.BytesIO(data))
+    except PackageNotFoundError:
+        raise DamagedFile("damaged PPTX: no presentation inside the package") from None
+    except Exception as exc:  # KeyError, ValueError, lxml errors... on bad parts
+        raise DamagedFile(f"damaged or truncated PPTX: {describe(exc)}") from None
+    sections: list[Section] = []
+    try:
+        slides = list(prs.slides)
+    except Exception as exc:
+        raise DamagedFile(f"damaged PPTX: {describe(exc)}") from None
+    for number, slide in enumerate(slides, start=1):
+        try:
+            section = _slide(slide, number)
+        except Exception:  # one bad slide costs that slide, not the deck
+            continue
+        if section is not None:
+            sections.append(section)
+    return sections
+
+
+def _slide(slide: Any, number: int) -> Section | None:
+    title_shape = slide.shapes.title
+    title = " ".join(title_shape.text_frame.text.split()) if title_shape is not None else ""
+    title_id = title_shape.shape_id if title_shape is not None else None
+    parts = [title] if title else []
+    for shape in _shapes(slide.shapes):
+        if shape.shape_id == title_id and title_id is not None:
+            continue
+        parts.extend(_shape_text(shape))
+    if slide.has_notes_slide:
+        frame = slide.notes_slide.notes_text_frame
+        notes = frame.text.strip() if frame is not None else ""
+        if notes:
+            parts.append(f"Notes: {notes}")
+    text = clean_prose("\n\n".join(parts))
+    return Section(text, number, title) if text else None
+
+
+def _shapes(shapes: Any, depth: int = 0) -> Iterator[Any]:
+    for shape in shapes:
+        if getattr(shape, "shape_type", None) == 6 and depth < MAX_GROUP_DEPTH:  # MSO_SHAPE_TYPE.GROUP
+            yield from _shapes(shape.shapes, depth + 1)
+        else:
+            yield shape
+
+
+def _shape_text(shape: Any) -> list[str]:
+    out = []
+    if getattr(shape, "has_text_frame", False) and shape.has_text_frame:
+        text = shape.text_frame.text
+        if text.strip():
+            out.append(text)
+    if getattr(shape, "has_table", False) and shape.has_table:
+        rows = []
+        for row in shape.table.rows:
+            cells = [" ".join(cell.text.split()) for cell in row.cells]
+            if any(cells):
+                rows.append(" | ".join(cells))
+        if rows:
+            out.append("\n".join(rows))
+    return out

@@ -1,0 +1,88 @@
+"""Plain text and source code, in any encoding; also the sniffer for unknown extensions."""
+
+from __future__ import annotations
+
+from app.core.errors import UnsupportedFile
+from app.core.parse import Section
+from app.core.parse._common import bom_encoding, clean_code, decode_bytes, utf16_without_bom
+
+SNIFF_BYTES = 8192
+
+# Leading bytes of common binary formats -> the reason shown for a file without a
+# telling extension. (PDF is not here: a PDF without ".pdf" is parsed as a PDF.)
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image (no text to index)"),
+    (b"\xff\xd8\xff", "image (no text to index)"),
+    (b"GIF87a", "image (no text to index)"),
+    (b"GIF89a", "image (no text to index)"),
+    (b"II*\x00", "image (no text to index)"),
+    (b"MM\x00*", "image (no text to index)"),
+    (b"PK\x03\x04", "ZIP archive or office document without a known extension"),
+    (b"\x1f\x8b", "compressed file (not indexed)"),
+    (b"BZh", "compressed file (not indexed)"),
+    (b"\xfd7zXZ\x00", "compressed file (not indexed)"),
+    (b"(\xb5/\xfd", "compressed file (not indexed)"),
+    (b"7z\xbc\xaf\x27\x1c", "archive (not indexed)"),
+    (b"Rar!\x1a\x07", "archive (not indexed)"),
+    (b"\x7fELF", "program or library (binary)"),
+    (b"\xca\xfe\xba\xbe", "program or library (binary)"),
+    (b"\xcf\xfa\xed\xfe", "program or library (binary)"),
+    (b"SQLite format 3\x00", "database file (binary)"),
+    (b"OggS", "audio or video (no text to index)"),
+    (b"ID3", "audio (no text to index)"),
+    (b"fLaC", "audio (no text to index)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "legacy Office document (not supported; save as DOCX or PDF)"),
+)
+# Control bytes that never appear in text (tab, LF, CR, FF, ESC and backspace do).
+_CONTROL = bytes(b for b in range(32) if b not in (8, 9, 10, 12, 13, 27))
+
+
+def binary_reason(head: bytes) -> str | None:
+    """Why the first bytes of a file say it is not text, or None if it may be text."""
+    for magic, reason in _MAGIC:
+        if head.startswith(magic):
+            return reason
+    if bom_encoding(head) or utf16_without_bom(head):
+        return None
+    if b"\x00" in head:
+        return "binary file, not text"
+    if head and len(head) - len(head.translate(None, _CONTROL)) > len(head) // 10:
+        return "binary file, not text"
+    return None
+
+
+def _sections(text: str) -> list[Section]:
+    text = clean_code(text)
+    return [Section(text, None)] if text else []
+
+
+def decode_text_file(data: bytes, strict_binary: bool = False) -> str:
+    """Decode the bytes of a file that should be text; UnsupportedFile if they are binary."""
+    reason = binary_reason(data[:SNIFF_BYTES])
+    if reason:
+        raise UnsupportedFile(reason)
+    enc = None if bom_encoding(data) else utf16_without_bom(data[:SNIFF_BYTES])
+    if enc:
+        return data.decode(enc, errors="replace")
+    return decode_bytes(data, strict_binary=strict_binary)
+
+
+def parse(path: str) -> list[Section]:
+    with open(path, "rb") as f:
+        data = f.read()
+    return _sections(decode_text_file(data))
+
+
+def parse_unknown(path: str) -> list[Section]:
+    """A file with an unknown or no extension: sniff the first 8 KB, then read it as text."""
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+        if head.startswith(b"%PDF-"):
+            from app.core.parse import pdf
+
+            return pdf.parse_bytes(head + f.read())
+        reason = binary_reason(head)
+        if reason:
+            raise UnsupportedFile(reason)
+        data = head + f.read()
+    return _sections(decode_text_file(data, strict_binary=True))

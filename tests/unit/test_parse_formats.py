@@ -1,0 +1,580 @@
+"""The format parsers on small files generated here (offline, no shared corpus needed)."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from app.core.errors import DamagedFile, NoTextLayer, UnreadableFile, UnsupportedFile
+from app.core.parse import SUPPORTED_KINDS, Section, kind_of, parse_file
+from app.core.parse._common import MAX_SECTION_CHARS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> str:
+    p = tmp_path / name
+    p.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return str(p)
+
+
+def texts(sections: list[Section]) -> str:
+    return "\n".join(s.text for s in sections)
+
+
+# --- the interface ---------------------------------------------------------------------
+
+def test_kind_of_by_extension_only() -> None:
+    assert kind_of("/nowhere/a.PDF") == "pdf"
+    assert kind_of("x.docx") == "docx"
+    assert kind_of("x.pptx") == "pptx"
+    assert kind_of("x.odt") == "odt"
+    assert kind_of("x.epub") == "epub"
+    assert kind_of("x.rtf") == "rtf"
+    assert kind_of("x.csv") == "csv" and kind_of("x.tsv") == "csv"
+    assert kind_of("x.html") == "html" and kind_of("x.htm") == "html" and kind_of("x.xhtml") == "html"
+    assert kind_of("x.md") == "markdown"
+    for ext in ("txt", "py", "rs", "json", "yaml", "toml", "xml", "ipynb", "tex", "rst", "log", "ts"):
+        assert kind_of(f"x.{ext}") == "text", ext
+    for ext in ("png", "jpg", "zip", "gz", "mp3", "mp4", "exe", "so", "ttf", "xlsx", "sqlite"):
+        assert kind_of(f"x.{ext}") is None, ext
+    assert kind_of("archive.tar.gz") is None
+    assert kind_of("Makefile") == "text?"
+    assert kind_of(".bashrc") == "text?"
+    assert kind_of("notes.weird-ext") == "text?"
+    assert {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "html", "markdown", "text"} == SUPPORTED_KINDS
+
+
+def test_extension_table_is_consistent() -> None:
+    from app.core import parse
+
+    assert not set(parse._EXTENSIONS) & set(parse._BINARY_REASONS)
+    assert {kind for kind, _ in parse._EXTENSIONS.values()} == SUPPORTED_KINDS
+    for _, target in parse._EXTENSIONS.values():  # every parser named in the table exists
+        module, func = target.split(":")
+        assert callable(getattr(__import__(f"app.core.parse.{module}", fromlist=[func]), func))
+
+
+def test_section_pickles_for_worker_processes() -> None:
+    s = Section("text", 3, "A > B")
+    assert pickle.loads(pickle.dumps(s)) == s
+
+
+def test_text_parsing_imports_no_heavy_library(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.txt", "hello")
+    code = (
+        "import sys; from app.core.parse import parse_file; parse_file(sys.argv[1]);"
+        "heavy = {'pypdfium2', 'pypdf', 'docx', 'pptx', 'lxml', 'selectolax', 'striprtf', 'odf',"
+        " 'charset_normalizer'} & {m.split('.')[0] for m in sys.modules}; print(sorted(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, path], cwd=REPO, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# --- failures the caller records -------------------------------------------------------
+
+def test_missing_file_is_unreadable(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableFile):
+        parse_file(str(tmp_path / "nope.txt"))
+
+
+def test_dangling_symlink_is_unreadable(tmp_path: Path) -> None:
+    link = tmp_path / "link.md"
+    link.symlink_to(tmp_path / "gone.md")
+    with pytest.raises(UnreadableFile, match="dangling symlink"):
+        parse_file(str(link))
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read anything")
+def test_permission_denied_is_unreadable(tmp_path: Path) -> None:
+    path = write(tmp_path, "secret.txt", "hidden")
+    os.chmod(path, 0)
+    try:
+        with pytest.raises(UnreadableFile, match="permission denied"):
+            parse_file(path)
+    finally:
+        os.chmod(path, 0o600)
+
+
+@pytest.mark.parametrize(("error", "message"), [
+    (PermissionError(13, "Permission denied"), "permission denied"),
+    (FileNotFoundError(2, "No such file or directory"), "file disappeared while reading"),
+    (OSError(5, "Input/output error"), "Input/output error"),
+])
+def test_read_errors_mid_parse_are_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              error: OSError, message: str) -> None:
+    """What a worker sees when the file is locked or deleted between stat and read
+    (simulated: this also runs as root, where chmod 000 does not stop reads)."""
+    from app.core.parse import text
+
+    path = write(tmp_path, "a.txt", "hello")
+
+    def failing_open(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(text, "open", failing_open, raising=False)
+    with pytest.raises(UnreadableFile, match=message):
+        parse_file(path)
+
+
+def test_folder_and_fifo_are_unsupported_without_blocking(tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedFile):
+        parse_file(str(tmp_path))
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "pipe.txt"
+        os.mkfifo(fifo)
+        with pytest.raises(UnsupportedFile, match="not a regular file"):
+            parse_file(str(fifo))
+
+
+def test_known_binary_extension_is_unsupported(tmp_path: Path) -> None:
+    path = write(tmp_path, "photo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    with pytest.raises(UnsupportedFile, match="image"):
+        parse_file(path)
+
+
+def test_binary_with_unknown_extension_is_unsupported(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 64
+    with pytest.raises(UnsupportedFile, match="binary"):
+        parse_file(write(tmp_path, "blob.dat7", data))
+    with pytest.raises(UnsupportedFile, match="binary"):
+        parse_file(write(tmp_path, "noext", data))
+    with pytest.raises(UnsupportedFile, match="binary"):  # a .txt that is not text
+        parse_file(write(tmp_path, "lies.txt", data))
+    with pytest.raises(UnsupportedFile, match="image"):  # magic number wins over the name
+        parse_file(write(tmp_path, "README", b"\x89PNG\r\n\x1a\n" + bytes(100)))
+
+
+def test_empty_files_are_empty(tmp_path: Path) -> None:
+    for name in ("empty.txt", "empty.md", "empty.pdf", "empty.docx", "noext"):
+        assert parse_file(write(tmp_path, name, b"")) == []
+    assert parse_file(write(tmp_path, "blank.txt", "  \n\n\t\n")) == []
+
+
+def test_crafted_inputs_stay_linear(tmp_path: Path) -> None:
+    """Inputs that make naive regexes, csv.Sniffer or lexbor quadratic. Each takes well
+    under a second here; the bound is loose so a loaded CI machine does not flake."""
+    import time
+
+    cases = {
+        "deep.html": "<div>" * 200_000 + "deep &amp; text" + "</div>" * 200_000,  # lexbor: minutes
+        "quotes.csv": '"a,' * 200_000,  # csv.Sniffer: ~15 s on 60 KB of this
+        "spaces.md": "#" + " " * 300_000 + "x" + " " * 300_000 + "y",
+        "spaces.py": " " * 300_000 + "x" + " " * 300_000 + "\n",
+        "lt.html": "<" * 300_000,
+        "fields.rtf": "{\\rtf1\\ansi " + '{\\field{\\*\\fldinst{HYPERLINK "x"}}{\\fldrslt{a}}} t ' * 5_000
+                      + "}",
+    }
+    for name, content in cases.items():
+        start = time.perf_counter()
+        parse_file(write(tmp_path, name, content))
+        assert time.perf_counter() - start < 10, name
+    assert parse_file(str(tmp_path / "deep.html")) == [Section("deep & text", None)]
+
+
+# --- text and encodings ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("Café crème brûlée, naïve façade. £5".encode("latin-1"), "Café crème brûlée, naïve façade. £5"),
+    ("“Smart quotes” – €5 … café".encode("cp1252"), "“Smart quotes” – €5 … café"),
+    ("Grüße aus Köln — 日本語".encode("utf-16"), "Grüße aus Köln — 日本語"),  # with BOM
+    ("\ufeffUTF-8 with BOM: Zürich".encode(), "UTF-8 with BOM: Zürich"),
+    ("UTF-16 without BOM: Grüße".encode("utf-16-le"), "UTF-16 without BOM: Grüße"),
+    ("plain UTF-8: ŝi ĉu €".encode(), "plain UTF-8: ŝi ĉu €"),
+])
+def test_text_encodings(tmp_path: Path, raw: bytes, expected: str) -> None:
+    sections = parse_file(write(tmp_path, "t.txt", raw))
+    assert [s.text for s in sections] == [expected]
+    assert sections[0].page is None and sections[0].heading == ""
+
+
+def test_longer_cp1252_text_and_unknown_extension(tmp_path: Path) -> None:
+    para = "Le cœur a ses raisons que la raison ne connaît point. Déjà vu, naïveté, «guillemets»."
+    path = write(tmp_path, "notes.weird", ("\n".join([para] * 40)).encode("cp1252"))
+    assert parse_file(path)[0].text.startswith(para)
+
+
+def test_utf8_with_a_stray_latin1_byte_stays_utf8(tmp_path: Path) -> None:
+    raw = ("Grüße, schöne Äpfel. " * 20).encode() + b"caf\xe9"
+    text = parse_file(write(tmp_path, "mixed.log", raw))[0].text
+    assert text.startswith("Grüße, schöne Äpfel.")
+
+
+def test_source_code_keeps_indentation(tmp_path: Path) -> None:
+    code = "def f(x):\r\n    if x:\r\n        return 1   \r\n\r\n\r\n\r\n    return 2\r\n"
+    [section] = parse_file(write(tmp_path, "f.py", code))
+    assert section.text == "def f(x):\n    if x:\n        return 1\n\n    return 2"
+
+
+def test_huge_text_is_split_into_bounded_sections(tmp_path: Path) -> None:
+    line = "lorem ipsum dolor sit amet " * 4
+    path = write(tmp_path, "big.log", "\n".join(f"{i} {line}" for i in range(30_000)))
+    sections = parse_file(path)
+    assert len(sections) > 1
+    assert all(len(s.text) <= MAX_SECTION_CHARS for s in sections)
+    assert sections[0].text.startswith("0 lorem") and sections[-1].text.endswith(line.strip())
+
+
+def test_notebook_cells(tmp_path: Path) -> None:
+    import json
+
+    nb = {"cells": [
+        {"cell_type": "markdown", "source": ["# Analysis\n", "Intro."]},
+        {"cell_type": "code", "source": "# a comment, not a heading\nprint(1)", "outputs": [{"text": "1"}]},
+        {"cell_type": "markdown", "source": "## Results\nAll good."},
+    ], "nbformat": 4}
+    sections = parse_file(write(tmp_path, "nb.ipynb", json.dumps(nb)))
+    assert [s.heading for s in sections] == ["Analysis", "Analysis > Results"]
+    assert "# a comment, not a heading" in sections[0].text
+
+
+# --- markdown --------------------------------------------------------------------------
+
+MARKDOWN = """\
+---
+title: Front matter
+---
+Intro paragraph.
+
+# Install
+
+General notes.
+
+## On Linux ##
+
+```bash
+# a shell comment, not a heading
+apt install quire
+```
+
+~~~
+## still code
+~~~
+
+Linux body.
+
+Setext Top
+==========
+
+Top body.
+
+Setext Sub
+----------
+
+Sub body with a #hashtag.
+
+### Deep
+
+Deep body.
+"""
+
+
+def test_markdown_heading_path_and_fences(tmp_path: Path) -> None:
+    sections = parse_file(write(tmp_path, "doc.md", MARKDOWN))
+    assert [s.heading for s in sections] == [
+        "", "Install", "Install > On Linux", "Setext Top", "Setext Top > Setext Sub",
+        "Setext Top > Setext Sub > Deep"]
+    assert sections[0].text.startswith("---\ntitle: Front matter\n---")  # front matter kept
+    linux = sections[2].text
+    assert linux.startswith("On Linux\n\n")
+    assert "# a shell comment, not a heading" in linux and "## still code" in linux
+    assert all(s.page is None for s in sections)
+
+
+def test_markdown_title_only_document(tmp_path: Path) -> None:
+    sections = parse_file(write(tmp_path, "t.md", "# Only a title\n"))
+    assert sections == [Section("Only a title", None, "Only a title")]
+
+
+# --- HTML ------------------------------------------------------------------------------
+
+HTML = """<!DOCTYPE html><html><head><meta charset="windows-1252"><title>The Page</title>
+<style>body { color: red }</style><script>var secret = "SCRIPT";</script></head>
+<body><nav>Home | About</nav><p>Intro <b>bold</b> text.</p>
+<h1>Install</h1><p>General\n install.</p><noscript>NOSCRIPT</noscript>
+<h2>On <em>Linux</em></h2><ul><li>one</li><li>two</li></ul>
+<table><tr><th>Name</th><th>Value</th></tr><tr><td>a</td><td>1</td></tr></table>
+<template><p>TEMPLATE</p></template><svg><text>SVGTEXT</text></svg>
+<h1>Other ¶</h1><p>caf\xe9</p><script>more()</script></body></html>"""
+
+
+def test_html_visible_text_and_headings(tmp_path: Path) -> None:
+    sections = parse_file(write(tmp_path, "p.html", HTML.encode("cp1252")))
+    assert [s.heading for s in sections] == ["", "Install", "Install > On Linux", "Other"]
+    all_text = texts(sections)
+    for hidden in ("SCRIPT", "color: red", "NOSCRIPT", "TEMPLATE", "SVGTEXT", "more()", "Home | About"):
+        assert hidden not in all_text
+    assert sections[0].text == "The Page\n\nIntro bold text."
+    assert sections[1].text == "Install\n\nGeneral install."
+    assert "one\ntwo" in sections[2].text and "Name | Value\na | 1" in sections[2].text
+    assert sections[3].text == "Other\n\ncafé"
+
+
+# --- CSV -------------------------------------------------------------------------------
+
+def test_csv_rows_become_header_value_lines(tmp_path: Path) -> None:
+    rows = ["id,name,city"] + [f'{i},"Name {i}, Jr.",Köln' for i in range(1, 121)] + [",,"]
+    sections = parse_file(write(tmp_path, "people.csv", "\r\n".join(rows)))
+    assert len(sections) == 3  # 50 + 50 + 20 rows
+    first = sections[0].text.split("\n")
+    assert first[0] == "id: 1; name: Name 1, Jr.; city: Köln"
+    assert len(first) == 50
+    assert sections[2].text.split("\n")[-1].startswith("id: 120;")
+
+
+def test_tsv_and_semicolon_csv(tmp_path: Path) -> None:
+    assert parse_file(write(tmp_path, "a.tsv", "a\tb\n1\t2\n"))[0].text == "a: 1; b: 2"
+    assert parse_file(write(tmp_path, "b.csv", "x;y\n1;2\n3;\n"))[0].text == "x: 1; y: 2\nx: 3"
+
+
+# --- RTF -------------------------------------------------------------------------------
+
+def test_rtf_codepage_escapes(tmp_path: Path) -> None:
+    rtf = (r"{\rtf1\ansi\ansicpg1251\deff0{\fonttbl{\f0 Arial;}}"
+           r"{\pict\pngblip\picw10 89504e470d0a1a0a0000}"
+           r"\f0 \'cf\'f0\'e8\'e2\'e5\'f2, \u8364? euro\par Second {\b bold} para\par}")
+    [section] = parse_file(write(tmp_path, "a.rtf", rtf))
+    assert section.text == "Привет, € euro\nSecond bold para"
+
+
+# --- DOCX ------------------------------------------------------------------------------
+
+def make_docx(path: Path) -> None:
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Handbook", level=0)  # the Title style
+    d.add_paragraph("Preface text.")
+    d.add_heading("Install", level=1)
+    d.add_paragraph("Install text.")
+    d.add_heading("On Linux", level=2)
+    d.add_paragraph("Use apt.")
+    table = d.add_table(rows=2, cols=2)
+    for r, values in enumerate((("Name", "Value"), ("a", "1"))):
+        for c, v in enumerate(values):
+            table.cell(r, c).text = v
+    d.add_paragraph("After the table.")
+    d.add_heading("Usage", level=1)
+    d.add_paragraph("Run it.")
+    d.save(str(path))
+
+
+def test_docx_headings_tables_and_order(tmp_path: Path) -> None:
+    path = tmp_path / "h.docx"
+    make_docx(path)
+    sections = parse_file(str(path))
+    assert [s.heading for s in sections] == [
+        "Handbook", "Handbook > Install", "Handbook > Install > On Linux", "Handbook > Usage"]
+    assert sections[2].text == "On Linux\n\nUse apt.\n\nName | Value\na | 1\n\nAfter the table."
+    assert all(s.page is None for s in sections)
+
+
+def test_truncated_docx_is_damaged(tmp_path: Path) -> None:
+    path = tmp_path / "h.docx"
+    make_docx(path)
+    data = path.read_bytes()
+    broken = write(tmp_path, "broken.docx", data[: len(data) // 2])
+    with pytest.raises(DamagedFile, match="DOCX"):
+        parse_file(broken)
+    with pytest.raises(DamagedFile, match="DOCX"):
+        parse_file(write(tmp_path, "text.docx", "this is not a zip file"))
+
+
+def test_zip_bomb_is_refused_before_decompressing(tmp_path: Path) -> None:
+    import struct
+
+    from app.core.errors import FileTooLarge
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("word/document.xml", "<w:document/>")
+    data = bytearray(buf.getvalue())
+    central = data.index(b"PK\x01\x02")
+    struct.pack_into("<I", data, central + 24, 3_000_000_000)  # claimed uncompressed size
+    for name in ("bomb.docx", "bomb.odt", "bomb.epub", "bomb.pptx"):
+        with pytest.raises(FileTooLarge):
+            parse_file(write(tmp_path, name, bytes(data)))
+
+
+# --- PPTX ------------------------------------------------------------------------------
+
+def test_pptx_one_section_per_slide(tmp_path: Path) -> None:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    prs = Presentation()
+    s1 = prs.slides.add_slide(prs.slide_layouts[1])  # title and content
+    s1.shapes.title.text = "Welcome"
+    s1.placeholders[1].text = "First point\nSecond point"
+    s1.notes_slide.notes_text_frame.text = "Say hello."
+    prs.slides.add_slide(prs.slide_layouts[6])  # blank: no text, no section
+    s3 = prs.slides.add_slide(prs.slide_layouts[5])  # title only
+    s3.shapes.title.text = "Numbers"
+    table = s3.shapes.add_table(2, 2, Inches(1), Inches(2), Inches(4), Inches(1)).table
+    for r, values in enumerate((("Year", "Sales"), ("2024", "12"))):
+        for c, v in enumerate(values):
+            table.cell(r, c).text = v
+    group = s3.shapes.add_group_shape()
+    group.shapes.add_textbox(Inches(1), Inches(4), Inches(2), Inches(1)).text_frame.text = "Grouped box"
+    path = tmp_path / "deck.pptx"
+    prs.save(str(path))
+
+    sections = parse_file(str(path))
+    assert [(s.page, s.heading) for s in sections] == [(1, "Welcome"), (3, "Numbers")]
+    assert sections[0].text == "Welcome\n\nFirst point\nSecond point\n\nNotes: Say hello."
+    assert "Year | Sales\n2024 | 12" in sections[1].text and "Grouped box" in sections[1].text
+
+
+# --- ODT -------------------------------------------------------------------------------
+
+def test_odt_headings_paragraphs_tables(tmp_path: Path) -> None:
+    from odf.opendocument import OpenDocumentText
+    from odf.table import Table, TableCell, TableColumn, TableRow
+    from odf.text import H, P, S, Tab
+
+    doc = OpenDocumentText()
+    doc.text.addElement(H(outlinelevel=1, text="Chapter"))
+    p = P(text="Name")
+    p.addElement(Tab())
+    p.addText("value")
+    p.addElement(S(c=3))
+    p.addText("end")
+    doc.text.addElement(p)
+    doc.text.addElement(H(outlinelevel=2, text="Part"))
+    table = Table()
+    table.addElement(TableColumn(numbercolumnsrepeated=2))
+    for values in (("A", "B"), ("C", "D")):
+        row = TableRow()
+        for v in values:
+            cell = TableCell()
+            cell.addElement(P(text=v))
+            row.addElement(cell)
+        table.addElement(row)
+    doc.text.addElement(table)
+    path = tmp_path / "doc.odt"
+    doc.save(str(path))
+
+    sections = parse_file(str(path))
+    assert [s.heading for s in sections] == ["Chapter", "Chapter > Part"]
+    assert sections[0].text == "Chapter\n\nName value end"
+    assert sections[1].text == "Part\n\nA | B\nC | D"
+
+
+# --- EPUB ------------------------------------------------------------------------------
+
+def make_epub(path: Path, encrypted: bool = False) -> None:
+    chapter = ('<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml">'
+               "<head><title>Book title</title></head><body><h1>{h}</h1><p>{p}</p></body></html>")
+    opf = """<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0">
+<manifest><item id="c1" href="text/one.xhtml" media-type="application/xhtml+xml"/>
+<item id="c2" href="text/two%20b.xhtml" media-type="application/xhtml+xml"/>
+<item id="css" href="style.css" media-type="text/css"/></manifest>
+<spine><itemref idref="c2"/><itemref idref="c1"/></spine></package>"""
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        z.writestr("META-INF/container.xml", '<?xml version="1.0"?><container version="1.0" '
+                   'xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles>'
+                   '<rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
+                   "</rootfiles></container>")
+        z.writestr("OEBPS/content.opf", opf)
+        z.writestr("OEBPS/style.css", "h1 { color: red }")
+        z.writestr("OEBPS/text/one.xhtml", chapter.format(h="Chapter One", p="Spine says I come second."))
+        z.writestr("OEBPS/text/two b.xhtml", chapter.format(h="Chapter Two", p="Spine says I come first."))
+        if encrypted:
+            z.writestr("META-INF/encryption.xml",
+                       '<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container"'
+                       ' xmlns:enc="http://www.w3.org/2001/04/xmlenc#"><enc:EncryptedData><enc:CipherData>'
+                       '<enc:CipherReference URI="OEBPS/text/one.xhtml"/></enc:CipherData>'
+                       "</enc:EncryptedData></encryption>")
+
+
+def test_epub_spine_order_and_headings(tmp_path: Path) -> None:
+    from app.core.errors import EncryptedFile
+
+    path = tmp_path / "book.epub"
+    make_epub(path)
+    sections = parse_file(str(path))
+    assert [s.heading for s in sections] == ["Chapter Two", "Chapter One"]
+    assert sections[0].text == "Chapter Two\n\nSpine says I come first."
+    assert "Book title" not in texts(sections)
+    drm = tmp_path / "drm.epub"
+    make_epub(drm, encrypted=True)
+    with pytest.raises(EncryptedFile):
+        parse_file(str(drm))
+
+
+# --- FB2 -------------------------------------------------------------------------------
+
+def test_fb2_sections_without_binary(tmp_path: Path) -> None:
+    fb2 = """<?xml version="1.0" encoding="UTF-8"?>
+<FictionBook xmlns="http://www.gribuser.ru/xml/fictionbook/2.0"><description><title-info>
+<book-title>Tale</book-title></title-info></description><body><title><p>Tale</p></title>
+<section><title><p>One</p></title><p>First text.</p></section></body>
+<binary id="i" content-type="image/png">QUJDREVGR0g=</binary></FictionBook>"""
+    sections = parse_file(write(tmp_path, "t.fb2", fb2))
+    assert sections == [Section("One\n\nFirst text.", None, "Tale > One")]
+
+
+# --- PDF (generated; the corpus PDFs are in test_parse_corpus.py) ----------------------
+
+def make_pdf(pages: list[str]) -> bytes:
+    """A minimal valid PDF with one line of Helvetica text per page ("" = blank page)."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    kids = []
+    for text in pages:
+        ops = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1") if text else b""
+        data = zlib.compress(ops)
+        objs.append(b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(data), data))
+        objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                    b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % len(objs))
+        kids.append(len(objs))
+    objs[1] = b"<< /Type /Pages /Count %d /Kids [%s] >>" % (len(kids), b" ".join(b"%d 0 R" % k for k in kids))
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objs, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n%s\nendobj\n" % (i, body))
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % o for o in offsets))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref))
+    return out.getvalue()
+
+
+def test_pdf_pages_numbered_from_one_blank_pages_skipped(tmp_path: Path) -> None:
+    pdf = make_pdf(["The first page talks about apples.", "", "The third page is about pears."])
+    sections = parse_file(write(tmp_path, "fruit.pdf", pdf))
+    assert [(s.page, s.text) for s in sections] == [
+        (1, "The first page talks about apples."), (3, "The third page is about pears.")]
+
+
+def test_pdf_without_extension_is_sniffed(tmp_path: Path) -> None:
+    sections = parse_file(write(tmp_path, "scan0001", make_pdf(["Sniffed by its magic number."])))
+    assert sections == [Section("Sniffed by its magic number.", 1, "")]
+
+
+def test_pdf_without_text_and_truncated_pdf(tmp_path: Path) -> None:
+    with pytest.raises(NoTextLayer):
+        parse_file(write(tmp_path, "blank.pdf", make_pdf(["", "", ""])))
+    pdf = make_pdf(["Some text here."] * 3)
+    with pytest.raises(DamagedFile, match="PDF"):
+        parse_file(write(tmp_path, "cut.pdf", pdf[: len(pdf) // 3]))
+    with pytest.raises(DamagedFile):
+        parse_file(write(tmp_path, "fake.pdf", b"%PDF-1.4\nnot really a pdf at all\n"))
+
+
+def test_pdf_with_broken_xref_is_recovered(tmp_path: Path) -> None:
+    pdf = make_pdf(["Recovered despite a wrong xref offset."])
+    broken = pdf[: pdf.rindex(b"startxref")] + b"startxref\n999\n%%EOF\n"
+    assert parse_file(write(tmp_path, "xref.pdf", broken))[0].text == "Recovered despite a wrong xref offset."
