@@ -1,0 +1,110 @@
+"""Past conversations (left, under the library): pick one to read and continue it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import theme
+
+
+def when(ts: float) -> str:
+    d = dt.datetime.fromtimestamp(ts)
+    today = dt.date.today()
+    if d.date() == today:
+        return d.strftime("%H:%M")
+    if (today - d.date()).days < 7:
+        return d.strftime("%a %H:%M")
+    return d.strftime("%d %b %Y")
+
+
+class ChatsPanel(QWidget):
+    chosen = Signal(int)  # chat id
+    new_chat = Signal()
+    delete = Signal(int)
+    rename = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(6)
+        head = QHBoxLayout()
+        title = QLabel("Conversations")
+        title.setFont(theme.scaled_font(self, 1.1, bold=True))
+        head.addWidget(title)
+        head.addStretch(1)
+        new = QToolButton()
+        new.setText("New")
+        new.setToolTip("Start a new conversation (Ctrl+N)")
+        new.clicked.connect(self.new_chat.emit)
+        head.addWidget(new)
+        lay.addLayout(head)
+        self.list = QListWidget()
+        self.list.setFrameShape(QFrame.Shape.NoFrame)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setAccessibleName("Past conversations")
+        self.list.itemActivated.connect(self._chosen)
+        self.list.itemClicked.connect(self._chosen)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._menu)
+        lay.addWidget(self.list, 1)
+        self.empty = QLabel("Your conversations are kept here.")
+        self.empty.setStyleSheet(f"color: {theme.css(theme.secondary_text())}; padding: 8px;")
+        self.empty.setWordWrap(True)
+        lay.addWidget(self.empty)
+        self.current: int | None = None
+
+    def set_chats(self, chats: Sequence[Any]) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for c in chats:
+            item = QListWidgetItem(c.name)
+            item.setData(Qt.ItemDataRole.UserRole, c.id)
+            item.setToolTip(f"{c.name}\n{c.message_count // 2} questions · last used {when(c.updated_at)}")
+            self.list.addItem(item)
+            if c.id == self.current:
+                self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+        self.empty.setVisible(not chats)
+        self.list.setVisible(bool(chats))
+
+    def set_current(self, chat_id: int | None) -> None:
+        self.current = chat_id
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(Qt.ItemDataRole.UserRole) == chat_id:
+                self.list.setCurrentItem(item)
+                return
+        self.list.clearSelection()
+
+    def _chosen(self, item: QListWidgetItem) -> None:
+        cid = item.data(Qt.ItemDataRole.UserRole)
+        if cid != self.current:
+            self.chosen.emit(cid)
+
+    def _menu(self, pos: Any) -> None:
+        item = self.list.itemAt(pos)
+        if item is None:
+            return
+        cid = item.data(Qt.ItemDataRole.UserRole)
+        menu = QMenu(self)
+        menu.addAction("Rename…", lambda: self.rename.emit(cid))
+        menu.addAction("Delete…", lambda: self.delete.emit(cid))
+        menu.exec(self.list.viewport().mapToGlobal(pos))

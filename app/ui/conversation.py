@@ -1,0 +1,661 @@
+"""The conversation (centre): questions and streamed Markdown answers with citation chips,
+Stop, Copy, Regenerate; the welcome state when the library is empty."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QTextOption
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import theme
+from .banner import Banner
+
+if TYPE_CHECKING:
+    from app.core.answer import Answer, Source
+
+THINKING_AFTER_MS = 500
+RENDER_EVERY_MS = 60  # streamed tokens are drawn at most ~16 times a second
+
+_CITE = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|-|–)\s*\d+)*)\s*\]")
+
+
+def linkify(text: str) -> str:
+    """Markdown with each [n] citation turned into a cite:n link (drawn as a chip-like link)."""
+
+    def repl(m: re.Match[str]) -> str:
+        nums = re.findall(r"\d+", m.group(1))
+        return "".join(f"[\\[{n}\\]](cite:{n})" for n in nums)
+
+    return _CITE.sub(repl, text)
+
+
+def source_label(s: Source) -> str:
+    name = os.path.basename(s.path) or s.path
+    return f"{name} · p. {s.page}" if s.page is not None else name
+
+
+def plain_answer(text: str, sources: Sequence[Source]) -> str:
+    lines = [text.strip()]
+    if sources:
+        lines.append("")
+        lines += [f"[{s.n}] {s.path}" + (f", page {s.page}" if s.page is not None else "") for s in sources]
+    return "\n".join(lines)
+
+
+class QuestionEdit(QPlainTextEdit):
+    """Enter sends, Shift+Enter starts a new line; grows with its text up to a few lines."""
+
+    submit = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setPlaceholderText("Ask a question about your files…")
+        self.setTabChangesFocus(True)
+        self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.setAccessibleName("Question")
+        self.document().contentsChanged.connect(self._fit)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self._fit()
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:
+        if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
+                e.modifiers() & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.AltModifier)):
+            self.submit.emit()
+            return
+        super().keyPressEvent(e)
+
+    def _fit(self) -> None:
+        lines = max(1, min(6, int(self.document().size().height())))
+        h = self.fontMetrics().lineSpacing() * lines + 2 * int(self.document().documentMargin()) + 6
+        self.setFixedHeight(max(h, self.fontMetrics().lineSpacing() * 2 + 14))
+
+
+class Chip(QPushButton):
+    """A citation: [n] file · p. 3. Click shows the passage in the sources pane."""
+
+    def __init__(self, source: Source, parent: QWidget | None = None) -> None:
+        super().__init__(f"[{source.n}]  {source_label(source)}", parent)
+        self.source = source
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip(source.path + (f", page {source.page}" if source.page is not None else ""))
+        self.setAccessibleName(f"Source {source.n}: {source_label(source)}")
+        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        self.restyle()
+
+    def restyle(self) -> None:
+        pal = self.palette()
+        acc = theme.accent(pal)
+        self.setStyleSheet(
+            f"QPushButton {{ background: {theme.css(theme.tint(acc, 0.10, pal))}; border: 1px solid "
+            f"{theme.css(theme.tint(acc, 0.35, pal))}; border-radius: 10px; padding: 2px 10px; }}"
+            f"QPushButton:hover, QPushButton:focus {{ background: {theme.css(theme.tint(acc, 0.22, pal))};"
+            f" border-color: {theme.css(acc)}; }}")
+
+
+class FlowRow(QWidget):
+    """Chips laid out left to right, wrapping onto new lines."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.items: list[QWidget] = []
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def add(self, w: QWidget) -> None:
+        w.setParent(self)
+        w.show()
+        self.items.append(w)
+        self.updateGeometry()
+        self._layout(self.width())
+
+    def clear(self) -> None:
+        for w in self.items:
+            w.deleteLater()
+        self.items = []
+        self.updateGeometry()
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._layout(width, move=False)
+
+    def sizeHint(self) -> QSize:
+        return QSize(200, self._layout(max(self.width(), 200), move=False))
+
+    def resizeEvent(self, e: Any) -> None:
+        super().resizeEvent(e)
+        self._layout(self.width())
+
+    def _layout(self, width: int, move: bool = True) -> int:
+        x = y = line = 0
+        gap = 6
+        for w in self.items:
+            hint = w.sizeHint()
+            if x and x + hint.width() > width:
+                x, y = 0, y + line + gap
+                line = 0
+            if move:
+                w.setGeometry(x, y, min(hint.width(), width), hint.height())
+            x += hint.width() + gap
+            line = max(line, hint.height())
+        return y + line if self.items else 0
+
+
+class Turn(QFrame):
+    """One question and its answer."""
+
+    selected = Signal(object)  # self
+    cite = Signal(object, int)  # self, n
+    copy = Signal(object)
+    regenerate = Signal(object)
+
+    def __init__(self, question: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("turn")
+        self.question = question
+        self.text = ""
+        self.sources: tuple[Source, ...] = ()
+        self.mode = "streaming"  # then "answer" | "passages" | "stopped" | "failed"
+        self.note = ""
+        self.action = ""
+        self.query = question
+        self.is_selected = False
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 4, 0, 10)
+        lay.setSpacing(6)
+
+        qrow = QHBoxLayout()
+        qrow.addStretch(1)
+        self.q = QLabel(html.escape(question).replace("\n", "<br>"))
+        self.q.setObjectName("question")
+        self.q.setWordWrap(True)
+        self.q.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.q.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.q.setMaximumWidth(560)
+        qrow.addWidget(self.q)
+        lay.addLayout(qrow)
+
+        self.body = QFrame()
+        self.body.setObjectName("answer")
+        body = QVBoxLayout(self.body)
+        body.setContentsMargins(14, 10, 14, 10)
+        body.setSpacing(8)
+        self.label = QLabel()  # a heading shown above passages ("Passages")
+        self.label.setFont(theme.scaled_font(self, 0.9, bold=True))
+        self.label.hide()
+        body.addWidget(self.label)
+        self.answer = QLabel()
+        self.answer.setTextFormat(Qt.TextFormat.MarkdownText)
+        self.answer.setWordWrap(True)
+        self.answer.setOpenExternalLinks(False)
+        self.answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                            | Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                            | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.answer.linkActivated.connect(self._link)
+        self.answer.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.answer.setAccessibleName("Answer")
+        body.addWidget(self.answer)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.hide()
+        body.addWidget(self.status)
+        self.chips = FlowRow()
+        self.chips.hide()
+        body.addWidget(self.chips)
+        foot = QHBoxLayout()
+        foot.setSpacing(4)
+        self.note_label = QLabel()
+        self.note_label.setWordWrap(True)
+        self.note_label.setFont(theme.scaled_font(self, 0.86))
+        self.note_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        foot.addWidget(self.note_label, 1)
+        self.copy_button = QToolButton()
+        self.copy_button.setText("Copy")
+        self.copy_button.setToolTip("Copy the answer and its sources")
+        self.copy_button.setAutoRaise(True)
+        self.copy_button.clicked.connect(lambda: self.copy.emit(self))
+        self.regen_button = QToolButton()
+        self.regen_button.setText("Regenerate")
+        self.regen_button.setToolTip("Answer this question again")
+        self.regen_button.setAutoRaise(True)
+        self.regen_button.clicked.connect(lambda: self.regenerate.emit(self))
+        foot.addWidget(self.copy_button)
+        foot.addWidget(self.regen_button)
+        body.addLayout(foot)
+        lay.addWidget(self.body)
+        self._foot_buttons(False)
+
+        self._pending = ""
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.timeout.connect(self._render)
+        self._thinking = QTimer(self)
+        self._thinking.setSingleShot(True)
+        self._thinking.timeout.connect(self._show_thinking)
+        self._thinking.start(THINKING_AFTER_MS)
+        self.restyle()
+
+    # --- streaming ------------------------------------------------------------------------------
+
+    def add_tokens(self, piece: str) -> None:
+        self._thinking.stop()
+        self.status.hide()
+        self.text += piece
+        if not self._render_timer.isActive():
+            self._render_timer.start(RENDER_EVERY_MS)
+
+    def _render(self) -> None:
+        self.answer.setText(linkify(self.text) + (" ▍" if self.mode == "streaming" else ""))
+
+    def _show_thinking(self) -> None:
+        if self.mode == "streaming" and not self.text:
+            self.set_status("Searching your files and writing an answer…")
+
+    def set_status(self, text: str, color: str = "") -> None:
+        c = color or theme.css(theme.secondary_text(self.palette()))
+        self.status.setStyleSheet(f"color: {c};")
+        self.status.setText(text)
+        self.status.show()
+
+    def finish(self, result: Answer) -> None:
+        self._thinking.stop()
+        self._render_timer.stop()
+        self.status.hide()
+        self.query = result.question or self.question
+        self.note = result.note
+        self.action = result.action
+        if result.mode == "answer":
+            self.show_answer(result.text, result.sources, "answer")
+        else:
+            self.show_answer("", result.sources, "passages")
+        if result.note and result.mode == "answer":
+            self.note_label.setText(result.note)
+
+    def show_answer(self, text: str, sources: Sequence[Source], mode: str) -> None:
+        self._thinking.stop()
+        self.mode = mode
+        self.sources = tuple(sources)
+        self.text = text
+        self.status.hide()
+        if mode == "passages":
+            self.label.setText("Passages — no written answer" if sources else "No passages found")
+            self.label.show()
+            lines = []
+            for s in sources:
+                snippet = " ".join(s.text.split())
+                if len(snippet) > 280:
+                    snippet = snippet[:280].rsplit(" ", 1)[0] + " …"
+                lines.append(f"{len(lines) + 1}. **{_md_escape(source_label(s))}**  \n{_md_escape(snippet)}")
+            body = "\n".join(lines) if lines else (self.note or "No passage in the library matches the question.")
+            self.answer.setText(body)
+            if self.note and sources:
+                self.note_label.setText(self.note)
+        else:
+            self.label.hide()
+            self._render()
+            if mode == "stopped":
+                self.set_status("Stopped.")
+                if not text:
+                    self.answer.hide()
+        self.chips.clear()
+        if mode != "passages":
+            for s in self.sources:
+                chip = Chip(s)
+                chip.clicked.connect(lambda _=False, n=s.n: self.cite.emit(self, n))
+                self.chips.add(chip)
+        self.chips.setVisible(bool(self.chips.items))
+        self._foot_buttons(True)
+
+    def fail(self, message: str) -> None:
+        self._thinking.stop()
+        self._render_timer.stop()
+        self.mode = "failed"
+        if self.text:
+            self._render()
+        else:
+            self.answer.hide()
+        self.set_status(message, theme.css(theme.problem_color(self.palette())))
+        self._foot_buttons(True)
+
+    def stop(self) -> None:
+        """Stopped by the user: keep what arrived, say so, at once."""
+        if self.mode != "streaming":
+            return
+        self._render_timer.stop()
+        self.show_answer(self.text, (), "stopped")
+
+    def _foot_buttons(self, visible: bool) -> None:
+        self.copy_button.setVisible(visible and bool(self.text or self.sources))
+        self.regen_button.setVisible(visible)
+
+    def set_can_regenerate(self, can: bool) -> None:
+        self.regen_button.setEnabled(can)
+
+    def _link(self, href: str) -> None:
+        if href.startswith("cite:"):
+            self.cite.emit(self, int(href[5:]))
+
+    def mousePressEvent(self, e: Any) -> None:
+        self.selected.emit(self)
+        super().mousePressEvent(e)
+
+    def set_selected(self, on: bool) -> None:
+        self.is_selected = on
+        self.restyle()
+
+    def restyle(self) -> None:
+        pal = self.palette()
+        acc = theme.accent(pal)
+        edge = theme.css(acc) if self.is_selected else theme.css(theme.border(pal))
+        self.body.setStyleSheet(f"QFrame#answer {{ background: {theme.css(theme.surface(0.0, pal))};"
+                                f" border: 1px solid {edge}; border-radius: 8px; }}")
+        self.q.setStyleSheet(f"QLabel#question {{ background: {theme.css(theme.tint(acc, 0.16, pal))};"
+                             f" border-radius: 10px; padding: 8px 12px; }}")
+        self.note_label.setStyleSheet(f"color: {theme.css(theme.secondary_text(pal))};")
+        for chip in self.chips.items:
+            if isinstance(chip, Chip):
+                chip.restyle()
+
+
+def _md_escape(s: str) -> str:
+    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", s)
+
+
+class Welcome(QWidget):
+    """What Quire does and the first step; shown while the library is empty."""
+
+    add_folder = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(32, 24, 32, 24)
+        lay.addStretch(1)
+        self.logo = QLabel()
+        self.logo.setPixmap(theme.app_icon().pixmap(72, 72))
+        self.logo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(self.logo)
+        self.title = QLabel("Ask questions of your own files")
+        self.title.setFont(theme.scaled_font(self, 1.6, bold=True))
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(self.title)
+        self.blurb = QLabel(
+            "Quire reads the folders you choose, keeps an index of them on this computer and up to date "
+            "as files change, and answers your questions citing the file and page of every passage it used. "
+            "Nothing leaves this machine.")
+        self.blurb.setWordWrap(True)
+        self.blurb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.blurb.setMaximumWidth(520)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.blurb)
+        row.addStretch(1)
+        lay.addLayout(row)
+        lay.addSpacing(8)
+        brow = QHBoxLayout()
+        brow.addStretch(1)
+        self.add_button = QPushButton("Add a folder…")
+        self.add_button.setDefault(True)
+        self.add_button.setMinimumHeight(34)
+        self.add_button.setMinimumWidth(160)
+        self.add_button.clicked.connect(self.add_folder.emit)
+        brow.addWidget(self.add_button)
+        brow.addStretch(1)
+        lay.addLayout(brow)
+        self.hint = QLabel("or drop files and folders anywhere on this window")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(self.hint)
+        lay.addSpacing(18)
+        self.ollama = QLabel()
+        self.ollama.setWordWrap(True)
+        self.ollama.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.ollama.setTextFormat(Qt.TextFormat.RichText)
+        self.ollama.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.ollama.setMaximumWidth(560)
+        orow = QHBoxLayout()
+        orow.addStretch(1)
+        orow.addWidget(self.ollama)
+        orow.addStretch(1)
+        lay.addLayout(orow)
+        lay.addStretch(2)
+        self.restyle()
+
+    def set_mode(self, empty_library: bool, files: int) -> None:
+        if empty_library:
+            self.title.setText("Ask questions of your own files")
+            self.add_button.show()
+            self.hint.setText("or drop files and folders anywhere on this window")
+            self.blurb.show()
+        else:
+            self.title.setText("What would you like to know?")
+            self.add_button.hide()
+            self.blurb.hide()
+            self.hint.setText(f"Ask about the {files:,} files in your library. Answers cite the passages they "
+                              "use; click a citation to see it.")
+
+    def set_ollama(self, html_text: str) -> None:
+        self.ollama.setText(html_text)
+
+    def restyle(self) -> None:
+        sec = theme.css(theme.secondary_text(self.palette()))
+        self.hint.setStyleSheet(f"color: {sec};")
+        self.ollama.setStyleSheet(f"color: {sec};")
+
+
+class ConversationPanel(QWidget):
+    ask = Signal(str)
+    stop = Signal()
+    regenerate = Signal(object)  # Turn
+    cite = Signal(object, int)  # Turn, n
+    turn_selected = Signal(object)  # Turn
+    add_folder = Signal()
+    new_chat = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.turns: list[Turn] = []
+        self.busy = False
+        self.selected: Turn | None = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(6)
+        head = QHBoxLayout()
+        self.title = QLabel("New conversation")
+        self.title.setFont(theme.scaled_font(self, 1.1, bold=True))
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        head.addWidget(self.title, 1)
+        self.new_button = QToolButton()
+        self.new_button.setText("New conversation")
+        self.new_button.setToolTip("Start a new conversation (Ctrl+N)")
+        self.new_button.clicked.connect(self.new_chat.emit)
+        head.addWidget(self.new_button)
+        lay.addLayout(head)
+        self.banner = Banner()
+        lay.addWidget(self.banner)
+
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.inner = QWidget()
+        self.column = QVBoxLayout(self.inner)
+        self.column.setContentsMargins(12, 8, 12, 8)
+        self.column.setSpacing(4)
+        self.welcome = Welcome()
+        self.welcome.add_folder.connect(self.add_folder.emit)
+        self.column.addWidget(self.welcome)
+        self.column.addStretch(1)
+        self.scroll.setWidget(self.inner)
+        self._stick = True
+        bar = self.scroll.verticalScrollBar()
+        bar.rangeChanged.connect(self._follow)
+        bar.valueChanged.connect(lambda v: setattr(self, "_stick", v >= bar.maximum() - 24))
+        lay.addWidget(self.scroll, 1)
+
+        inrow = QHBoxLayout()
+        inrow.setSpacing(6)
+        self.edit = QuestionEdit()
+        self.edit.submit.connect(self._submit)
+        inrow.addWidget(self.edit, 1)
+        self.send = QPushButton()
+        self.send.setMinimumSize(84, 34)
+        self.send.clicked.connect(self._send_or_stop)
+        inrow.addWidget(self.send, 0, Qt.AlignmentFlag.AlignBottom)
+        lay.addLayout(inrow)
+        self.hint = QLabel("Enter sends · Shift+Enter for a new line · Esc stops")
+        self.hint.setFont(theme.scaled_font(self, 0.82))
+        lay.addWidget(self.hint)
+        self._set_send_state()
+        self.restyle()
+
+    # --- turns -----------------------------------------------------------------------------------
+
+    def start_turn(self, question: str) -> Turn:
+        turn = self._add_turn(question)
+        self.select(turn)
+        self._stick = True
+        return turn
+
+    def _add_turn(self, question: str) -> Turn:
+        self.welcome.hide()
+        turn = Turn(question)
+        turn.selected.connect(self.select)
+        turn.cite.connect(self._cite)
+        turn.copy.connect(self._copy)
+        turn.regenerate.connect(self.regenerate.emit)
+        self.column.insertWidget(self.column.count() - 1, turn)
+        self.turns.append(turn)
+        self._update_regen()
+        return turn
+
+    def load(self, messages: Sequence[Any]) -> None:
+        """Show a stored conversation (ChatMessage values)."""
+        self.clear()
+        turn: Turn | None = None
+        for m in messages:
+            if m.role == "user":
+                turn = self._add_turn(m.text)
+                turn.mode = "loaded"
+                turn._thinking.stop()
+            elif turn is not None:
+                turn.show_answer(m.text, m.sources, m.mode)
+                turn = None
+        if turn is not None:  # a question whose answer never came (the window closed)
+            turn.fail("No answer was saved for this question.")
+        if self.turns:
+            self.select(self.turns[-1])
+        self._stick = True
+        self._follow()
+
+    def clear(self) -> None:
+        for t in self.turns:
+            t.setParent(None)
+            t.deleteLater()
+        self.turns = []
+        self.selected = None
+        self.welcome.show()
+        self.turn_selected.emit(None)
+
+    def select(self, turn: Turn | None) -> None:
+        if self.selected is not None and self.selected is not turn:
+            self.selected.set_selected(False)
+        self.selected = turn
+        if turn is not None:
+            turn.set_selected(True)
+        self.turn_selected.emit(turn)
+
+    def _cite(self, turn: Turn, n: int) -> None:
+        self.select(turn)
+        self.cite.emit(turn, n)
+
+    def _copy(self, turn: Turn) -> None:
+        text = plain_answer(turn.text, turn.sources) if turn.mode != "passages" else "\n\n".join(
+            f"[{i}] {s.path}" + (f", page {s.page}" if s.page is not None else "") + f"\n{s.text.strip()}"
+            for i, s in enumerate(turn.sources, 1))
+        QGuiApplication.clipboard().setText(text)
+        turn.copy_button.setText("Copied")
+        QTimer.singleShot(1500, lambda: turn.copy_button.setText("Copy"))
+
+    def copy_selected(self) -> None:
+        if self.selected is not None:
+            self._copy(self.selected)
+
+    def _follow(self, *_: object) -> None:
+        if self._stick:
+            bar = self.scroll.verticalScrollBar()
+            bar.setValue(bar.maximum())
+
+    # --- input -----------------------------------------------------------------------------------
+
+    def _submit(self) -> None:
+        if self.busy:
+            return
+        text = self.edit.toPlainText().strip()
+        if not text:
+            return
+        self.edit.clear()
+        self.ask.emit(text)
+
+    def _send_or_stop(self) -> None:
+        if self.busy:
+            self.stop.emit()
+        else:
+            self._submit()
+
+    def set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self._set_send_state()
+        self._update_regen()
+
+    def set_can_ask(self, can: bool) -> None:
+        self.edit.setEnabled(can)
+        self.send.setEnabled(can or self.busy)
+
+    def _set_send_state(self) -> None:
+        pal = self.palette()
+        if self.busy:
+            self.send.setText("Stop")
+            self.send.setIcon(theme.stop_icon(theme.problem_color(pal)))
+            self.send.setToolTip("Stop the answer (Esc)")
+        else:
+            self.send.setText("Ask")
+            self.send.setIcon(theme.send_icon(theme.accent(pal)))
+            self.send.setToolTip("Ask (Enter)")
+        self.send.setAccessibleName(self.send.text())
+
+    def _update_regen(self) -> None:
+        for i, t in enumerate(self.turns):
+            t.set_can_regenerate(not self.busy and i == len(self.turns) - 1)
+            t.regen_button.setVisible(i == len(self.turns) - 1 and t.mode not in ("streaming",))
+
+    def set_title(self, text: str) -> None:
+        fm = self.title.fontMetrics()
+        self.title.setText(fm.elidedText(text, Qt.TextElideMode.ElideRight, max(200, self.title.width())))
+        self.title.setToolTip(text)
+
+    def restyle(self) -> None:
+        self.hint.setStyleSheet(f"color: {theme.css(theme.secondary_text(self.palette()))};")
+        self.welcome.restyle()
+        self.banner.restyle()
+        for t in self.turns:
+            t.restyle()
+        self._set_send_state()
