@@ -368,6 +368,23 @@ class Library:
 
     # --- rebuild -------------------------------------------------------------------------
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Use ``settings`` from now on (call on the writer's thread, between runs).
+
+        What was built from the old settings is dropped and rebuilt on next use: the watch-mode
+        indexer (its scanner holds the ignore rules), and the embedder and store when the
+        embedding or chunk settings changed. A change that needs a rebuild is followed by
+        ``rebuild()``."""
+        old = self.settings
+        if self._watch_indexer is not None:
+            self._watch_indexer.stop_background()
+            self._watch_indexer = None
+        self.settings = settings
+        if old.embedding != settings.embedding or old.embedding_identity() != settings.embedding_identity():
+            self._embedder, self._embedder_loaded, self._embedder_error = None, False, ""
+        if old.chunking != settings.chunking or old.embedding_identity() != settings.embedding_identity():
+            self._store = None
+
     def plan_rebuild(self) -> RebuildPlan | None:
         meta = self.meta()
         if meta is None:
