@@ -132,19 +132,23 @@ def _interruptible(work: Callable[[], T], cancel: CancelToken) -> T:
     """Run ``work`` on a thread. Ctrl-C fires ``cancel`` and waits for ``work`` to stop (a second Ctrl-C
     stops waiting)."""
     box: dict[str, Any] = {}
+    done = threading.Event()
 
     def target() -> None:
         try:
             box["result"] = work()
         except BaseException as exc:  # handed to the main thread below
             box["error"] = exc
+        finally:
+            done.set()
 
-    worker = threading.Thread(target=target, name="quire-cli-worker", daemon=True)
-    worker.start()
+    threading.Thread(target=target, name="quire-cli-worker", daemon=True).start()
     interrupted = False
-    while worker.is_alive():
+    # Wait on an Event, not Thread.join(): a KeyboardInterrupt inside join() can leave CPython
+    # (3.11) believing the thread has ended while it still runs.
+    while not done.is_set():
         try:
-            worker.join(0.1)
+            done.wait(0.1)
         except KeyboardInterrupt:
             if interrupted:
                 raise Cancelled() from None

@@ -136,6 +136,7 @@ class FakeOllama:
         self.pull_steps = 4
         self.pull_size = 4_000_000
         self.unknown_to_registry: set[str] = set()  # names /api/pull cannot find
+        self.received = threading.Event()  # set when any request has been read (its body recorded)
         self.stream_started = threading.Event()  # set when the first chunk of any stream is sent
         self.client_closed = threading.Event()  # set when a client drops a stream early
         self._stats = _Stats()
@@ -213,6 +214,7 @@ class FakeOllama:
     def _record(self, req: Request) -> None:
         with self._lock:
             self._stats.requests.append(req)
+        self.received.set()
 
     def _record_disconnect(self, path: str, chunks: int) -> None:
         with self._lock:

@@ -211,6 +211,10 @@ class OllamaClient:
         except QuireError as exc:
             reachable = not isinstance(exc, OllamaUnreachable | OllamaTimeout)
             return ServerStatus(reachable, self.url, error=exc.message, action=exc.action or "")
+        except Exception as exc:  # a status poll must never take its caller down
+            log.exception("Ollama health check failed")
+            return ServerStatus(False, self.url, error=f"Checking Ollama at {self.url} failed: {exc}.",
+                                action="Check [ollama] url.")
         status = ServerStatus(True, self.url, version=version, models=names)
         chat = self.settings.chat_model
         if model_key(chat) not in {model_key(n) for n in names}:
