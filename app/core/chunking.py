@@ -39,12 +39,22 @@ class Chunk:
 
     @property
     def embed_text(self) -> str:
-        """What is embedded and hashed: the heading path gives a passage its context."""
-        return f"{self.heading}\n{self.text}" if self.heading else self.text
+        """What is embedded and hashed: the heading path gives a passage its context (its
+        last part only when the text does not already open with it)."""
+        return embed_text(self.heading, self.text)
 
     @property
     def text_hash(self) -> str:
         return text_hash(self.embed_text)
+
+
+def embed_text(heading: str, text: str) -> str:
+    if not heading:
+        return text
+    parts = heading.split(" > ")
+    if text.startswith(parts[-1]):
+        parts = parts[:-1]
+    return " > ".join(parts) + "\n" + text if parts else text
 
 
 def text_hash(s: str) -> str:

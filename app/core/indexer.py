@@ -26,6 +26,7 @@ from .chunking import Chunk, ChunkSpec, text_hash
 from .config import Settings
 from .embed import Embedder
 from .manifest import EMPTY, FAILED, INDEXED, PENDING, SKIPPED, FileRecord, FileRow, Manifest, Root
+from .parse import skip_reason
 from .parsepool import ParseFailure, ParsePool
 from .paths import display
 from .scan import ScanEntry, Scanner, ScanProblem
@@ -459,7 +460,7 @@ class Indexer:
 
     def _skip_reason(self, e: ScanEntry) -> str | None:
         if e.kind is None:
-            return "not a text document (unsupported type)"
+            return skip_reason(e.path)
         cap = self.settings.index.max_file_bytes
         if e.size > cap:
             return f"too large ({_mb(e.size)} over the {_mb(cap)} limit)"
@@ -516,10 +517,15 @@ class Indexer:
                 e = job.entry
                 folder = roots[job.root_id].display if job.root_id in roots else ""
                 if isinstance(outcome, ParseFailure):
+                    # Binary content under a text-like name is skipped, like any other non-document.
+                    skipped = outcome.reason == "unsupported"
                     batch.ids.append(fid)
                     batch.records.append(FileRecord(e.path, job.root_id, e.size, e.mtime_ns, job.sha256, e.kind,
-                                                    FAILED, outcome.message))
-                    c.failed += 1
+                                                    SKIPPED if skipped else FAILED, outcome.message))
+                    if skipped:
+                        c.skipped += 1
+                    else:
+                        c.failed += 1
                 else:
                     batch.ids.append(fid)
                     self._add_rows(batch, fid, e, folder, outcome)

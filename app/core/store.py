@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .chunking import embed_text
 from .errors import StoreCorruptError, StoreError
 
 log = logging.getLogger(__name__)
@@ -108,11 +110,13 @@ class Store:
         if not read_only and "://" not in self.uri:
             Path(self.uri).mkdir(parents=True, exist_ok=True)
         with _lance_errors(self.uri):
-            # Readers re-check the latest version on every query so they see the writer's commits.
-            self.db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0) if read_only else None)
+            # Every handle re-checks the latest version before a read, so readers in other
+            # processes (and other threads of this one) see each commit as soon as it lands.
+            self.db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
         self._chunks: Any = None
         self._vectors: Any = None
         self._fts_ready = False
+        self._open_lock = threading.RLock()  # the embedder thread and the writer open tables lazily
 
     # --- tables --------------------------------------------------------------------------
 
@@ -124,6 +128,12 @@ class Store:
 
     @property
     def chunks(self) -> Any:
+        if self._chunks is not None:
+            return self._chunks
+        with self._open_lock:
+            return self._open_chunks()
+
+    def _open_chunks(self) -> Any:
         if self._chunks is None:
             with _lance_errors(self.uri):
                 if self.chunks_name in self._table_names():
@@ -136,6 +146,12 @@ class Store:
         return self._chunks
 
     def vectors(self, dim: int | None = None) -> Any:
+        if self._vectors is not None:
+            return self._vectors
+        with self._open_lock:
+            return self._open_vectors(dim)
+
+    def _open_vectors(self, dim: int | None) -> Any:
         if self._vectors is None and self.vectors_name:
             with _lance_errors(self.uri):
                 if self.vectors_name in self._table_names():
@@ -218,7 +234,7 @@ class Store:
             texts: dict[str, str] = {}
             for h, head, text in zip(b.column(0).to_pylist(), b.column(1).to_pylist(), b.column(2).to_pylist(),
                                      strict=True):
-                texts.setdefault(h, f"{head}\n{text}" if head else text)
+                texts.setdefault(h, embed_text(head, text))
             for h in self.missing_vectors(list(texts)):
                 yield h, texts[h]
 

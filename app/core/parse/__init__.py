@@ -132,6 +132,11 @@ def kind_of(path: str) -> str | None:
     return SNIFF
 
 
+def skip_reason(path: str) -> str:
+    """Why a file that ``kind_of`` calls None is not indexed, in a few words."""
+    return _BINARY_REASONS.get(_extension(os.fspath(path)), "not a text document")
+
+
 def _parser_for(ext: str) -> Callable[[str], list[Section]]:
     target = _EXTENSIONS[ext][1] if ext in _EXTENSIONS else "text:parse_unknown"
     module, func = target.split(":")
