@@ -219,6 +219,17 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say(f"Could not index {len(st['failed']):,} files:")
         for f in st["failed"]:
             ctx.say(f"  {f['path']}: {f['reason']}")
+    if st["skipped"]:
+        by_reason: dict[str, int] = {}
+        for f in st["skipped"]:
+            by_reason[f["reason"]] = by_reason.get(f["reason"], 0) + 1
+        ctx.say(f"Skipped {len(st['skipped']):,} files that are not documents: "
+                + "; ".join(f"{n:,} {r}" for r, n in sorted(by_reason.items(), key=lambda x: -x[1])))
+        if args.all:
+            for f in st["skipped"]:
+                ctx.say(f"  {f['path']}: {f['reason']}")
+        else:
+            ctx.say("  (`quire status --all` lists them)")
     return 0
 
 
@@ -367,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_search)
 
     sp = sub.add_parser("status", parents=[common], help="what is indexed, what failed and why")
+    sp.add_argument("--all", action="store_true", help="also list every skipped file")
     sp.set_defaults(func=cmd_status)
 
     sp = sub.add_parser("library", parents=[common], help="list, add, remove, pause or resume library folders")

@@ -24,7 +24,7 @@ from .embed import Embedder, EmbedderInfo, load_embedder
 from .errors import EmbeddingUnavailableError, IndexMismatchError, StoreError, UsageError
 from .indexer import EmbedWorker, Indexer, ProgressFn
 from .lock import WriterLock
-from .manifest import FAILED, Manifest, Root
+from .manifest import FAILED, SKIPPED, Manifest, Root
 from .search import Searcher
 from .store import Store, disk_bytes
 from .types import CancelToken, IndexReport, Progress, SearchResult
@@ -361,7 +361,7 @@ class Library:
             "chunking": chunking,
             "store_bytes": disk_bytes(str(self.paths.index_dir)) + _file_size(self.paths.manifest_db),
             "failed": [{"path": f.display, "reason": f.reason} for f in failed],
-            "skipped": self.manifest.counts().get("skipped", 0),
+            "skipped": [{"path": f.display, "reason": f.reason} for f in self.manifest.files_by_status(SKIPPED)],
             "settings_mismatch": self.mismatch(),
             "home": str(self.paths.data_dir),
         }
