@@ -95,9 +95,7 @@ class Library:
         return lib
 
     def close(self) -> None:
-        if self._watch_indexer is not None:
-            self._watch_indexer.stop_background()
-            self._watch_indexer = None
+        self._drop_watch_indexer()
         self.manifest.close()
         if self._lock is not None:
             self._lock.release()
@@ -301,6 +299,13 @@ class Library:
             report = _with_note(report, f"no vectors yet ({self._embedder_error}); keyword search works")
         return report
 
+    def _drop_watch_indexer(self) -> None:
+        """The watch-mode indexer keeps the store and manifest it was made with; a rebuild or reset
+        replaces them, so it is stopped and the next watch-mode run makes a new one."""
+        if self._watch_indexer is not None:
+            self._watch_indexer.stop_background()
+            self._watch_indexer = None
+
     def embedding_backlog(self) -> int:
         """Chunk texts the background embedder still has queued (watch mode), 0 otherwise."""
         bg = self._watch_indexer._background if self._watch_indexer is not None else None
@@ -408,6 +413,7 @@ class Library:
         """Forget the index (not the library's folders), e.g. to repair a damaged store.
         The next ``index`` reads every file again."""
         self._need_write()
+        self._drop_watch_indexer()
         self._store = None
         from .store import remove_store
 
@@ -425,6 +431,7 @@ class Library:
         plan = self.plan_rebuild()
         if plan is None:
             raise UsageError("The index already matches the settings; nothing to rebuild.")
+        self._drop_watch_indexer()
         cancel = cancel or CancelToken()
         emit = progress or (lambda p: None)
         t0 = time.monotonic()
