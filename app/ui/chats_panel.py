@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -59,17 +60,29 @@ class ChatsPanel(QWidget):
         self.list.setFrameShape(QFrame.Shape.NoFrame)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setUniformItemSizes(True)
         self.list.setAccessibleName("Past conversations")
         self.list.itemActivated.connect(self._chosen)
         self.list.itemClicked.connect(self._chosen)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
         lay.addWidget(self.list, 1)
-        self.empty = QLabel("Your conversations are kept here.")
-        self.empty.setStyleSheet(f"color: {theme.css(theme.secondary_text())}; padding: 8px;")
+        self.empty = QLabel("Your conversations are kept here: pick one to read it again or ask a follow-up.")
         self.empty.setWordWrap(True)
-        lay.addWidget(self.empty)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        lay.addWidget(self.empty, 1)
         self.current: int | None = None
+        self.restyle()
+
+    def restyle(self) -> None:
+        pal = self.palette()
+        acc = theme.accent(pal)
+        self.list.setStyleSheet(
+            f"QListWidget::item {{ padding: 4px 2px; }}"
+            f"QListWidget::item:selected {{ background: {theme.css(theme.tint(acc, 0.16, pal))};"
+            f" color: {theme.css(theme.role(QPalette.ColorRole.Text, pal))}; }}")
+        self.empty.setStyleSheet(f"color: {theme.css(theme.secondary_text(pal))}; padding: 8px;")
 
     def set_chats(self, chats: Sequence[Any]) -> None:
         self.list.blockSignals(True)

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 THINKING_AFTER_MS = 500
 RENDER_EVERY_MS = 60  # streamed tokens are drawn at most ~16 times a second
+PASSAGES_SHOWN = 4  # in the answer area when there is no written answer; all are in the Sources pane
+BUBBLE_MAX = 520
 
 _CITE = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|-|–)\s*\d+)*)\s*\]")
 
@@ -190,7 +192,11 @@ class Turn(QFrame):
         self.q.setWordWrap(True)
         self.q.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.q.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-        self.q.setMaximumWidth(560)
+        self.q.setMaximumWidth(BUBBLE_MAX)
+        # A word-wrapped label asks for little width; give short questions one line, long ones the most.
+        longest = max((self.q.fontMetrics().horizontalAdvance(line) for line in question.splitlines() or [""]),
+                      default=0)
+        self.q.setMinimumWidth(min(longest + 28, BUBBLE_MAX))
         qrow.addWidget(self.q)
         lay.addLayout(qrow)
 
@@ -257,6 +263,8 @@ class Turn(QFrame):
     # --- streaming ------------------------------------------------------------------------------
 
     def add_tokens(self, piece: str) -> None:
+        if self.mode != "streaming":
+            return  # stopped: pieces still in flight are dropped
         self._thinking.stop()
         self.status.hide()
         self.text += piece
@@ -299,18 +307,25 @@ class Turn(QFrame):
         if mode == "passages":
             self.label.setText("Passages — no written answer" if sources else "No passages found")
             self.label.show()
-            lines = []
-            for s in sources:
+            sec = theme.css(theme.secondary_text(self.palette()))
+            items = []
+            for i, s in enumerate(sources[:PASSAGES_SHOWN], 1):
                 snippet = " ".join(s.text.split())
-                if len(snippet) > 280:
-                    snippet = snippet[:280].rsplit(" ", 1)[0] + " …"
-                lines.append(f"{len(lines) + 1}. **{_md_escape(source_label(s))}**  \n{_md_escape(snippet)}")
-            body = "\n".join(lines) if lines else (self.note or "No passage in the library matches the question.")
+                if len(snippet) > 240:
+                    snippet = snippet[:240].rsplit(" ", 1)[0] + " …"
+                items.append(f"<p style='margin:0 0 8px 0'><b>[{i}] {html.escape(source_label(s))}</b><br>"
+                             f"{html.escape(snippet)}</p>")
+            if len(sources) > PASSAGES_SHOWN:
+                items.append(f"<p style='color:{sec}'>{len(sources) - PASSAGES_SHOWN} more in the Sources pane.</p>")
+            body = "".join(items) if items else html.escape(
+                self.note or "No passage in the library matches the question.")
+            self.answer.setTextFormat(Qt.TextFormat.RichText)
             self.answer.setText(body)
             if self.note and sources:
                 self.note_label.setText(self.note)
         else:
             self.label.hide()
+            self.answer.setTextFormat(Qt.TextFormat.MarkdownText)
             self._render()
             if mode == "stopped":
                 self.set_status("Stopped.")
@@ -404,7 +419,7 @@ class Welcome(QWidget):
             "Nothing leaves this machine.")
         self.blurb.setWordWrap(True)
         self.blurb.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.blurb.setMaximumWidth(520)
+        self.blurb.setFixedWidth(500)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.blurb)
@@ -423,14 +438,20 @@ class Welcome(QWidget):
         lay.addLayout(brow)
         self.hint = QLabel("or drop files and folders anywhere on this window")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(self.hint)
+        self.hint.setWordWrap(True)
+        self.hint.setFixedWidth(500)
+        hrow = QHBoxLayout()
+        hrow.addStretch(1)
+        hrow.addWidget(self.hint)
+        hrow.addStretch(1)
+        lay.addLayout(hrow)
         lay.addSpacing(18)
         self.ollama = QLabel()
         self.ollama.setWordWrap(True)
         self.ollama.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.ollama.setTextFormat(Qt.TextFormat.RichText)
         self.ollama.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.ollama.setMaximumWidth(560)
+        self.ollama.setFixedWidth(500)
         orow = QHBoxLayout()
         orow.addStretch(1)
         orow.addWidget(self.ollama)
@@ -449,8 +470,10 @@ class Welcome(QWidget):
             self.title.setText("What would you like to know?")
             self.add_button.hide()
             self.blurb.hide()
-            self.hint.setText(f"Ask about the {files:,} files in your library. Answers cite the passages they "
-                              "use; click a citation to see it.")
+            what = f"the {files:,} file{'' if files == 1 else 's'} in your library" if files else \
+                "your library while it is being indexed"
+            self.hint.setText(f"Ask about {what}. Answers cite the passages they use; click a citation to see "
+                              "the passage.")
 
     def set_ollama(self, html_text: str) -> None:
         self.ollama.setText(html_text)
@@ -576,7 +599,9 @@ class ConversationPanel(QWidget):
         self.turn_selected.emit(None)
 
     def select(self, turn: Turn | None) -> None:
-        if self.selected is not None and self.selected is not turn:
+        if turn is not None and turn is self.selected:
+            return
+        if self.selected is not None:
             self.selected.set_selected(False)
         self.selected = turn
         if turn is not None:

@@ -115,6 +115,7 @@ class LibraryPanel(QWidget):
         self.watch: dict[str, Any] = {}
         self.progress: Progress | None = None
         self._run_started = 0.0
+        self._run_roots: set[str] = set()  # roots with files in the current run
         self._bar_visible = False
         self.writable = True
 
@@ -154,7 +155,6 @@ class LibraryPanel(QWidget):
         self.empty = QLabel("No folders yet.\nAdd one, or drop files and folders anywhere on this window.")
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setStyleSheet(f"color: {theme.css(theme.secondary_text())}; padding: 16px;")
         lay.addWidget(self.empty)
 
         # Whole-library progress: appears only after SHOW_PROGRESS_AFTER_MS of work.
@@ -177,7 +177,9 @@ class LibraryPanel(QWidget):
         self._show_timer.timeout.connect(self._reveal_progress)
 
         # Actions on the selected entry.
-        bar = QHBoxLayout()
+        self.actions_bar = QWidget()
+        bar = QHBoxLayout(self.actions_bar)
+        bar.setContentsMargins(0, 0, 0, 0)
         bar.setSpacing(2)
         self.act_pause = self._action("Pause", "media-playback-pause", "Pause watching and indexing this entry",
                                       self._toggle_pause)
@@ -203,10 +205,11 @@ class LibraryPanel(QWidget):
         self.problems_button.clicked.connect(self.show_problems.emit)
         self.problems_button.hide()
         bar.addWidget(self.problems_button)
-        lay.addLayout(bar)
+        lay.addWidget(self.actions_bar)
         self._rows: dict[str, tuple[QListWidgetItem, RootRow]] = {}
         self._update_actions()
         self._refresh_empty()
+        self.restyle()
 
     def _action(self, text: str, icon: str, tip: str, slot: Any) -> QAction:
         act = QAction(theme.std_icon(icon), text, self)
@@ -262,8 +265,13 @@ class LibraryPanel(QWidget):
         else:
             if self.progress is None:
                 self._run_started = time.monotonic()
+                self._run_roots = set()
                 self._show_timer.start(SHOW_PROGRESS_AFTER_MS)
             self.progress = p
+            if p.current:
+                root = next((path for path in self._rows if under(p.current, path)), None)
+                if root is not None:
+                    self._run_roots.add(root)
             self._draw_run()
         self._refresh_rows()
 
@@ -316,7 +324,7 @@ class LibraryPanel(QWidget):
             elif path == active and p is not None and p.phase == "parse" and self._bar_visible:
                 row.set_state(f"Indexing {p.files_done:,} of {p.files_total:,}", theme.css(theme.accent(row.palette())),
                               (p.files_done, p.files_total))
-            elif p is not None and (path == active or r.files == 0) and self._bar_visible:
+            elif p is not None and (path in self._run_roots or r.files == 0) and self._bar_visible:
                 row.set_state("Indexing…", theme.css(theme.accent(row.palette())), (0, 0))
             else:
                 parts = ["Ready", plural(r.files, "file")]
@@ -335,6 +343,17 @@ class LibraryPanel(QWidget):
         has = bool(self._rows)
         self.list.setVisible(has)
         self.empty.setVisible(not has)
+        self.actions_bar.setVisible(has)
+
+    def restyle(self) -> None:
+        pal = self.palette()
+        acc = theme.accent(pal)
+        # A tinted selection keeps each row's own text colours readable (a full highlight would not).
+        self.list.setStyleSheet(
+            f"QListWidget::item:selected {{ background: {theme.css(theme.tint(acc, 0.16, pal))}; }}"
+            f"QListWidget::item:selected:!active {{ background: {theme.css(theme.tint(acc, 0.10, pal))}; }}")
+        self.empty.setStyleSheet(f"color: {theme.css(theme.secondary_text(pal))}; padding: 16px;")
+        self._refresh_rows()
 
     # --- actions -------------------------------------------------------------------------------
 

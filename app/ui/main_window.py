@@ -118,6 +118,8 @@ class MainWindow(QMainWindow):
         main.setStretchFactor(2, 0)
         main.setSizes([290, 640, 350])
         self.main_split = main
+        for split in (left, main):
+            split.setHandleWidth(5)
         self.setCentralWidget(main)
 
         sb = self.statusBar()
@@ -784,7 +786,8 @@ class MainWindow(QMainWindow):
     def _restyle(self) -> None:
         self.conversation.restyle()
         self.sources.restyle()
-        self.library._refresh_rows()
+        self.library.restyle()
+        self.chats.restyle()
         self._set_ollama_status(self.ollama)
         self._restyling = False
 

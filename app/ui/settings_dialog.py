@@ -71,7 +71,6 @@ class Field:
 
 class SettingsDialog(QDialog):
     models_wanted = Signal(str)  # the Ollama URL whose model list the dialog would like
-    browse_folder = Signal()
 
     def __init__(self, settings: Settings, index_exists: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,6 +79,10 @@ class SettingsDialog(QDialog):
         self.settings = settings
         self.result_settings: Settings | None = None
         self.fields: dict[str, Field] = {}
+        self._validate_timer = QTimer(self)
+        self._validate_timer.setSingleShot(True)
+        self._validate_timer.setInterval(150)
+        self._validate_timer.timeout.connect(self.validate)
         lay = QVBoxLayout(self)
         self.tabs = QTabWidget()
         lay.addWidget(self.tabs, 1)
@@ -92,10 +95,6 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
-        self._validate_timer = QTimer(self)
-        self._validate_timer.setSingleShot(True)
-        self._validate_timer.setInterval(150)
-        self._validate_timer.timeout.connect(self.validate)
         self.validate()
 
     # --- building --------------------------------------------------------------------------
@@ -152,7 +151,8 @@ class SettingsDialog(QDialog):
         if opt.kind is float:
             ds = QDoubleSpinBox()
             ds.setRange(-1e9, 1e9)
-            ds.setDecimals(3)
+            ds.setDecimals(1)
+            ds.setSingleStep(1.0)
             ds.valueChanged.connect(changed)
             return ds, ds.value, lambda v: ds.setValue(float(v))
         if opt.kind is list:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
 
 from app import __version__
 from app.core.answer import HISTORY_TURNS, Answer, Source, answer
@@ -94,6 +94,13 @@ class AskTask(Task):
 
     token = Signal(str)
     chat = Signal(object)  # the Chat the question went into, as soon as it is known
+    _token = Signal(str)
+    _chat = Signal(object)
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._token.connect(self.token, Qt.ConnectionType.QueuedConnection)
+        self._chat.connect(self.chat, Qt.ConnectionType.QueuedConnection)
 
 
 class Session(QObject):
@@ -293,7 +300,7 @@ class Session(QObject):
         if store is None:
             raise Cancelled()
         chat = self._chat_for(store, chat_id, question)
-        task.chat.emit(chat)
+        task._chat.emit(chat)
         previous = store.messages(chat, last=HISTORY_TURNS + 2)
         if regenerate and len(previous) >= 2 and previous[-1].role == "assistant":
             previous = previous[:-2]
@@ -304,7 +311,7 @@ class Session(QObject):
 
         def on_token(piece: str) -> None:
             pieces.append(piece)
-            task.token.emit(piece)
+            task._token.emit(piece)
 
         settings = self.settings
         try:
@@ -370,7 +377,7 @@ class Session(QObject):
         settings = self.settings.ollama
 
         def pull(task: Task) -> str:
-            emit = Throttle(task.progress, 0.1, final=lambda p: p.status == "success")
+            emit = Throttle(task._progress, 0.1, final=lambda p: p.status == "success")
             with OllamaClient(settings) as client:
                 client.pull(model, emit, task.cancel)
             return model

@@ -1,21 +1,24 @@
 """Background operations, Anki style: a function runs on a pool thread, its result comes back
 on the GUI thread through ``done`` / ``failed`` signals.
 
-A Task is a QObject created on the GUI thread; its signals are emitted from the worker thread
-and Qt queues them to the GUI thread. Each Task keeps a strong reference to itself (in
-``Task._live``) until it has finished, since PySide would otherwise collect it mid-run.
+A Task is a QObject created on the GUI thread. The worker thread emits private signals that
+are queued to the GUI thread and re-emitted there as ``done`` / ``failed`` / ``progress``, so a
+caller may connect its slots after ``start()`` (a fast task cannot finish "before anyone
+listened"). Each Task keeps a strong reference to itself (in ``Task._live``) until it has
+finished, since PySide would otherwise collect it mid-run.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, SignalInstance
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal, SignalInstance
 
 from app.core.errors import Cancelled, QuireError
 from app.core.types import CancelToken
@@ -31,6 +34,11 @@ class Task(QObject):
     failed = Signal(object)  # the exception, with its __traceback__
     progress = Signal(object)
     finished = Signal()
+    # Emitted on the worker thread; queued to the GUI thread and re-emitted as the public ones.
+    _done = Signal(object)
+    _failed = Signal(object)
+    _progress = Signal(object)
+    _finished = Signal()
 
     _live: ClassVar[set[Task]] = set()
 
@@ -42,7 +50,16 @@ class Task(QObject):
         self._pass_task = pass_task
         self.name = name or getattr(fn, "__name__", "task")
         self.cancel = CancelToken()
+        queued = Qt.ConnectionType.QueuedConnection
+        self._done.connect(self.done, queued)
+        self._failed.connect(self.failed, queued)
+        self._progress.connect(self.progress, queued)
+        self._finished.connect(self.finished, queued)
         self.finished.connect(self._release)
+
+    def report(self, value: Any) -> None:
+        """Progress from the worker thread (any thread)."""
+        self._progress.emit(value)
 
     # Chaining, so callers read like Anki's ops: Task(fn).on_done(slot).start(pool)
     def on_done(self, slot: Callable[[Any], None]) -> Task:
@@ -59,7 +76,7 @@ class Task(QObject):
 
     def start(self, pool: QThreadPool | None = None) -> Task:
         Task._live.add(self)
-        (pool or QThreadPool.globalInstance()).start(QRunnable.create(self._run))
+        (pool or QThreadPool.globalInstance()).start(_Runner(self._run))
         return self
 
     def start_thread(self) -> Task:
@@ -74,18 +91,34 @@ class Task(QObject):
         except BaseException as exc:  # handed to the GUI thread; nothing is lost
             if not isinstance(exc, QuireError):
                 log.error("%s failed", self.name, exc_info=exc)
-            self.failed.emit(exc)
+            self._failed.emit(exc)
         else:
-            self.done.emit(result)
+            self._done.emit(result)
         finally:
-            self.finished.emit()
+            self._finished.emit()
 
     def _release(self) -> None:
-        Task._live.discard(self)
+        # Let go on a later turn of the event loop: every slot on ``finished`` (connected before or
+        # after this one) runs first, and the object is not deleted while Qt is delivering one of
+        # its own queued signals (that is a use-after-free).
+        QTimer.singleShot(0, functools.partial(Task._live.discard, self))
 
     @classmethod
     def running(cls) -> int:
         return len(cls._live)
+
+
+class _Runner(QRunnable):
+    """The pool's handle on a Task: a Python subclass, which the pool owns and deletes after
+    ``run`` with shiboken told. (``QRunnable.create(callable)`` is deleted behind shiboken's
+    back; its stale wrapper then turned up for new objects at the same address: crashes.)"""
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        super().__init__()
+        self._fn = fn
+
+    def run(self) -> None:
+        self._fn()
 
 
 class FutureTask(QObject):
@@ -93,6 +126,8 @@ class FutureTask(QObject):
 
     done = Signal(object)
     failed = Signal(object)
+    _done = Signal(object)
+    _failed = Signal(object)
 
     _live: ClassVar[set[FutureTask]] = set()
 
@@ -100,6 +135,9 @@ class FutureTask(QObject):
         super().__init__()
         self.name = name
         FutureTask._live.add(self)
+        # Queued even when the future is already done, so slots connected after this still run.
+        self._done.connect(self.done, Qt.ConnectionType.QueuedConnection)
+        self._failed.connect(self.failed, Qt.ConnectionType.QueuedConnection)
         self.done.connect(self._release)
         self.failed.connect(self._release)
         future.add_done_callback(self._finished)
@@ -114,18 +152,18 @@ class FutureTask(QObject):
 
     def _finished(self, future: concurrent.futures.Future[Any]) -> None:
         if future.cancelled():
-            self.failed.emit(Cancelled())
+            self._failed.emit(Cancelled())
             return
         exc = future.exception()
         if exc is not None:
             if not isinstance(exc, QuireError):
                 log.error("%s failed", self.name, exc_info=exc)
-            self.failed.emit(exc)
+            self._failed.emit(exc)
         else:
-            self.done.emit(future.result())
+            self._done.emit(future.result())
 
     def _release(self, _: object = None) -> None:
-        FutureTask._live.discard(self)
+        QTimer.singleShot(0, functools.partial(FutureTask._live.discard, self))  # see Task._release
 
 
 class Throttle:
