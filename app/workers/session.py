@@ -89,6 +89,23 @@ def messages_view(messages: Sequence[Any]) -> list[ChatMessage]:
     return out
 
 
+def warm_up() -> None:
+    """Import now, on the GUI thread before the window shows, what the library loads lazily.
+
+    A native library (LanceDB, Lance, Arrow, NumPy, watchdog's inotify) is loaded under the GIL;
+    loaded later from a worker thread, each would freeze the visible window for 50-200 ms."""
+    import lance  # noqa: F401
+    import lancedb  # noqa: F401
+    import numpy  # noqa: F401
+    import pyarrow  # noqa: F401
+    import watchdog.observers  # noqa: F401
+
+    import app.core.indexer
+    import app.core.search
+    import app.core.store
+    import app.core.watch  # noqa: F401
+
+
 class AskTask(Task):
     """A question on a pool thread; ``token`` carries the answer's pieces as they stream."""
 
@@ -117,6 +134,7 @@ class Session(QObject):
 
     def __init__(self, paths: Paths, settings: Settings, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        warm_up()
         self.paths = paths
         self.settings = settings
         self.pool = QThreadPool(self)

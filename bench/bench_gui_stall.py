@@ -1,0 +1,163 @@
+"""The window's longest event-loop stall while a 5,000-file folder indexes and answers stream.
+
+A QTimer fires every 10 ms and records how late each tick is (its lateness is time the GUI
+thread spent not processing events: a stall). Meanwhile the real MainWindow (offscreen Qt)
+indexes a folder of generated text files through the Watcher's writer thread, the
+HashEmbedder adds vectors in the background, and questions are asked one after another
+against the fake Ollama server, which streams each answer a word at a time.
+
+    .venv/bin/python bench/bench_gui_stall.py [--files 5000] [--json]
+
+Prints max / p99 / p50 stall; the target is a max under 100 ms. Writes bench/out/gui_stall.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
+
+TICK_MS = 10
+TARGET_MS = 100.0
+TEXT = ("the committee agreed that the budget for the garden project would be reviewed again in spring "
+        "after the volunteers had counted the tools and measured the plots")
+WORDS = TEXT.split(" ")
+
+
+def make_folder(root: Path, n: int) -> None:
+    root.mkdir(parents=True)
+    for i in range(n):
+        sub = root / f"part-{i // 500:02d}"
+        sub.mkdir(exist_ok=True)
+        body = " ".join(WORDS[(i + j) % len(WORDS)] for j in range(60))
+        (sub / f"note-{i:05d}.txt").write_text(f"Note {i} about plot {i % 97}.\n\n{body}.\n", encoding="utf-8")
+
+
+def long_answer(messages: list[dict[str, Any]]) -> str:
+    return "According to the notes, " + " ".join(WORDS * 3) + " [1]."
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", type=int, default=5000)
+    ap.add_argument("--token-delay", type=float, default=0.01, help="seconds between streamed words")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="quire-stall-"))
+    os.environ["QUIRE_HOME"] = str(tmp / "home")
+    from app.core import library as library_mod
+    from app.core.config import Paths, Settings
+    from app.ui.app import create_app
+    from app.ui.main_window import MainWindow
+    from tests.fake_ollama import FakeOllama
+    from tests.helpers.embedders import HashEmbedder
+
+    embedder = HashEmbedder()
+    library_mod.load_embedder = lambda settings, paths, **kw: embedder  # type: ignore[assignment]
+    folder = tmp / "notes"
+    make_folder(folder, args.files)
+
+    app = create_app(sys.argv[:1])
+    fake = FakeOllama().start()
+    fake.responder = long_answer
+    fake.words_per_chunk = 1
+    fake.delay = args.token_delay
+    paths = Paths.default()
+    window = MainWindow(paths, Settings().with_values({"ollama.url": fake.url}), str(paths.log_dir / "quire.log"))
+    window.resize(1280, 800)
+    window.show()
+    window.start()
+
+    def spin(cond: Any, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond() and time.monotonic() < deadline:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+    spin(lambda: window.opened is not None, 60)
+
+    lateness: list[float] = []
+    clock = QElapsedTimer()
+    last = [0.0]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed() / 1e6
+        if last[0]:
+            lateness.append(max(0.0, now - last[0] - TICK_MS))
+        last[0] = now
+
+    timer = QTimer()
+    timer.setTimerType(timer.timerType().PreciseTimer)
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(tick)
+    clock.start()
+    timer.start()
+
+    t0 = time.monotonic()
+    window.add_paths([str(folder)])
+    answers = tokens = 0
+    asking = [False]
+
+    def indexed() -> bool:
+        s = window.snap
+        return s is not None and s.files >= args.files and not window._indexing
+
+    def ask() -> None:
+        nonlocal answers
+        if window.ask_task is None and not asking[0]:
+            answers += 1
+            window.conversation.edit.setPlainText(f"What did the committee agree about plot {answers}?")
+            window.conversation._submit()
+
+    # Questions start once the first batch is searchable, and keep coming until indexing is done.
+    spin(lambda: window.snap is not None and window.snap.chunks > 0, 120)
+    while not indexed() and time.monotonic() - t0 < 900:
+        ask()
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+    index_s = time.monotonic() - t0
+    spin(lambda: window.ask_task is None, 60)
+    tokens = sum(len(t.text.split()) for t in window.conversation.turns)
+    timer.stop()
+
+    window.close()
+    spin(lambda: window._closed, 60)
+    fake.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    ordered = sorted(lateness)
+    result = {
+        "files": args.files, "index_seconds": round(index_s, 1), "answers": answers, "streamed_words": tokens,
+        "ticks": len(lateness), "stall_max_ms": round(ordered[-1], 1) if ordered else None,
+        "stall_p99_ms": round(ordered[int(len(ordered) * 0.99) - 1], 1) if ordered else None,
+        "stall_p50_ms": round(statistics.median(ordered), 1) if ordered else None,
+        "target_ms": TARGET_MS, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+    }
+    out = REPO / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gui_stall.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.files:,} files indexed in {index_s:.1f} s while {answers} answers streamed "
+              f"({tokens:,} words); {len(lateness):,} ticks of {TICK_MS} ms")
+        print(f"event-loop stall: max {result['stall_max_ms']} ms, p99 {result['stall_p99_ms']} ms, "
+              f"p50 {result['stall_p50_ms']} ms (target: max < {TARGET_MS:.0f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
