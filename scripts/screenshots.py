@@ -32,6 +32,7 @@ from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 MINILM = REPO.parent / "shared" / "models" / "all-minilm-l6-v2-onnx"
 OUT = REPO / "docs" / "screenshots"
 SIZE = (1280, 800)
+MAX_BYTES = 190_000
 
 LEASE_PAGES = [
     ("Tenancy agreement: house rules", [
@@ -159,11 +160,11 @@ def settle(app: QApplication, seconds: float = 0.4) -> None:
 def shoot(app: QApplication, w: QWidget, name: str, settle_s: float = 0.4) -> Path:
     settle(app, settle_s)
     img = w.grab().toImage()
-    # 8-bit colour keeps UI screenshots small without visible loss.
-    small = img.convertToFormat(QImage.Format.Format_Indexed8, Qt.ImageConversionFlag.ThresholdDither
-                                | Qt.ImageConversionFlag.AvoidDither)
     out = OUT / f"{name}.png"
-    (small if small.sizeInBytes() else img).save(str(out), "PNG", 9)
+    img.save(str(out), "PNG", 9)
+    if out.stat().st_size > MAX_BYTES:  # 8-bit colour, only when needed: it greys out subtle tints
+        img.convertToFormat(QImage.Format.Format_Indexed8, Qt.ImageConversionFlag.ThresholdDither
+                            | Qt.ImageConversionFlag.AvoidDither).save(str(out), "PNG", 9)
     print(f"{out.relative_to(REPO)}: {img.width()}x{img.height()}, {out.stat().st_size // 1024} KB")
     return out
 
@@ -256,6 +257,7 @@ def main() -> int:
                 app.setPalette(dark_palette())
             settle(app, 0.8)
             window.conversation.banner.hide()
+            window.new_chat()
             turn = ask(app, window, "What must never go in the compost bins?")
             if turn.sources:
                 window.sources.select(turn.sources[0].n)

@@ -389,6 +389,8 @@ class Turn(QFrame):
         for chip in self.chips.items:
             if isinstance(chip, Chip):
                 chip.restyle()
+        if self.mode == "passages":  # its HTML carries colours of the old palette
+            self.show_answer(self.text, self.sources, "passages")
 
 
 def _md_escape(s: str) -> str:
