@@ -55,6 +55,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=5000)
     ap.add_argument("--token-delay", type=float, default=0.01, help="seconds between streamed words")
+    ap.add_argument("--switch-interval", type=float, default=0.0,
+                    help="sys.setswitchinterval for this run (0: the window's own choice)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON only")
     args = ap.parse_args()
 
@@ -79,6 +81,8 @@ def main() -> int:
     fake.delay = args.token_delay
     paths = Paths.default()
     window = MainWindow(paths, Settings().with_values({"ollama.url": fake.url}), str(paths.log_dir / "quire.log"))
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     window.resize(1280, 800)
     window.show()
     window.start()
@@ -144,7 +148,7 @@ def main() -> int:
         "ticks": len(lateness), "stall_max_ms": round(ordered[-1], 1) if ordered else None,
         "stall_p99_ms": round(ordered[int(len(ordered) * 0.99) - 1], 1) if ordered else None,
         "stall_p50_ms": round(statistics.median(ordered), 1) if ordered else None,
-        "target_ms": TARGET_MS, "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "target_ms": TARGET_MS, "switch_interval_s": sys.getswitchinterval(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
     }
     out = REPO / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)

@@ -426,6 +426,13 @@ class MainWindow(QMainWindow):
         self._indexing = False
         self.library.set_progress(Progress("done"))
         self.session.refresh()
+        if "no vectors yet" in report.note:
+            # The embedding model could not be loaded: say so where it stays visible.
+            self.status_mode.setText("Keyword search only")
+            self.status_mode.setToolTip(report.note)
+            self.status_mode.show()
+        elif self.session.writable and self.status_mode.text() == "Keyword search only":
+            self.status_mode.hide()
         if report.files_failed:
             self.statusBar().showMessage(f"{plural(report.files_failed, 'file')} could not be indexed; "
                                          "see Problems.", 6000)
