@@ -16,7 +16,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -388,9 +388,8 @@ class Indexer:
         fail_records: list[FileRecord] = []
         if candidates:
             emit(Progress("scan", files_total=len(candidates), message="checking changed files"))
-            with ThreadPoolExecutor(4) as pool:
-                for (e, root_id, row), res in zip(candidates, pool.map(lambda t: _try_hash(t[0].path, cancel),
-                                                                       candidates), strict=True):
+            with ThreadPoolExecutor(2) as pool:
+                for (e, root_id, row), res in zip(candidates, _hash_all(candidates, pool, cancel), strict=True):
                     if cancel.cancelled:
                         return "cancelled"
                     if isinstance(res, FileNotFoundError):
@@ -591,6 +590,21 @@ class Indexer:
             self.store.orphan_vectors()
             self.store.maintain(final=True)
         return len(ids)
+
+
+BIG_FILE = 1 << 20
+
+
+def _hash_all(candidates: Sequence[tuple[ScanEntry, int, FileRow | None]], pool: ThreadPoolExecutor,
+              cancel: CancelToken) -> Iterator[str | OSError]:
+    """Hashes in input order. Large files go to threads (hashlib drops the GIL on big blocks
+    and the disk can overlap); small ones are hashed right here: under 2 KB hashlib keeps the
+    GIL, and a crowd of threads fighting for it stalls every other thread of the process,
+    the window's included, for nothing."""
+    futures = {i: pool.submit(_try_hash, e.path, cancel)
+               for i, (e, _, _) in enumerate(candidates) if e.size >= BIG_FILE}
+    for i, (e, _, _) in enumerate(candidates):
+        yield futures[i].result() if i in futures else _try_hash(e.path, cancel)
 
 
 def _try_hash(path: str, cancel: CancelToken) -> str | OSError:

@@ -102,8 +102,12 @@ class Searcher:
         p = self.params
         score: dict[str, float] = {}
         rows: dict[str, dict[str, Any]] = {}
+        # While the embedder catches up, a passage without a vector can only score from one
+        # list and would lose to any embedded one; it is given its keyword rank in both.
+        unembedded = set(self.store.missing_vectors([r["text_hash"] for r in bm25])) if vec else set()
         for rank, r in enumerate(bm25):
-            score[r["id"]] = score.get(r["id"], 0.0) + p.bm25_weight / (p.rrf_k + rank + 1)
+            w = p.bm25_weight + (p.vector_weight if r["text_hash"] in unembedded else 0.0)
+            score[r["id"]] = score.get(r["id"], 0.0) + w / (p.rrf_k + rank + 1)
             rows[r["id"]] = r
         for rank, (r, _) in enumerate(vec):
             score[r["id"]] = score.get(r["id"], 0.0) + p.vector_weight / (p.rrf_k + rank + 1)

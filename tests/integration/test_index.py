@@ -296,3 +296,23 @@ def test_watch_mode_returns_before_vectors_which_follow(corpus, open_lib, embedd
     with open_lib() as again:
         assert again.manifest.get_meta("vectors_complete") is True
         assert again.index().files_unchanged == 4
+
+
+def test_a_file_still_waiting_for_vectors_ranks_fairly_in_hybrid_search(tmp_path, open_lib, embedder,
+                                                                        monkeypatch):
+    """During catch-up, a keyword match without a vector must not lose to embedded noise."""
+    club, home = tmp_path / "club", tmp_path / "household"
+    for i in range(60):
+        write(club / f"newsletter{i}.txt", f"Newsletter {i}: the club meeting, tea and a notice board. " * 5)
+    lib = open_lib()
+    lib.index([str(club)])
+    write(home / "tenancy.txt", "The tenant must give two months notice in writing before moving out.")
+    embedder.gate.clear()  # the new file's vectors will not be there yet
+    try:
+        lib.index([str(home)], wait_for_vectors=False)
+        with open_lib(write=False) as reader:
+            monkeypatch.setattr(reader, "embedder", lambda: type(embedder)())  # queries need not wait
+            hits = reader.searcher().search("notice before moving out tenant", k=3, mode="hybrid").hits
+        assert hits[0].path.endswith("tenancy.txt")
+    finally:
+        embedder.gate.set()
