@@ -56,7 +56,7 @@ MOVE_PAIR_S = 0.6  # watchdog holds a move's source 0.5 s to pair it; across two
 BURST_PATHS = 200  # this many distinct dirty paths make a burst (a copy, a checkout)...
 BURST_MAX_S = 10.0  # ...which keeps coalescing while events arrive, for at most this long
 LARGE_SET = 2000  # more dirty paths than this in one folder: reconcile the folder (stat only)
-POLL_EVERY_S = 60.0  # folders that cannot be watched (or are on a network drive) are checked this often
+POLL_EVERY_S = 60.0  # folders that cannot be watched are checked this often
 PREEMPT_AFTER_S = 3.0  # a submitted job interrupts a run that has had at least this long
 RESTARTS_PER_MINUTE = 3  # an observer that dies more often than this is given up on (polling)
 CLOCK_JUMP_S = 30.0  # the wall clock ran this much ahead of the monotonic one: the machine slept
@@ -301,7 +301,7 @@ class Watcher:
         self._roots: dict[str, Root] = {}  # root path -> Root, as last read from the library
         self._units: dict[str, _Unit] = {}  # unit key -> unit (armed or polling)
         self._offline: set[str] = set()  # root paths currently missing
-        self._network: set[str] = set()  # roots on network drives (also polled)
+        self._network: set[str] = set()  # roots on network drives (said in their status)
         self._status_lock = threading.Lock()
         self._status: dict[str, WatchStatus] = {}  # root path -> status
         self._last_error = ""
@@ -703,16 +703,20 @@ class Watcher:
             self._disarm(u)
 
     def _retry_arm(self, root: str) -> None:
-        """A folder that could not be watched: try again (the limit may have been raised)."""
+        """A folder that could not be (fully) watched: try again once the limit may have been raised."""
         for u in self._units.values():
-            if root in u.roots and u.state == POLLING and u.observer is None:
-                self._arm(u)
-                self._publish()
+            if root not in u.roots or u.state != POLLING:
+                continue
+            if u.observer is not None:
+                # Partly watched: start over only if a watch can be added now, else nothing changed.
+                if _watch_limit_reached(u.real or u.key):
+                    continue
+                self._disarm(u)
+            self._arm(u)
+            self._publish()
 
     def _polled_roots(self) -> list[str]:
-        out = [r for u in self._units.values() if u.state == POLLING for r in u.roots if r not in self._offline]
-        out += [r for r in self._network if r not in self._offline and r not in out]
-        return out
+        return [r for u in self._units.values() if u.state == POLLING for r in u.roots if r not in self._offline]
 
     def _health(self) -> None:
         """Folders that vanished or came back, observers that died."""
@@ -786,8 +790,10 @@ class Watcher:
             elif u.state == POLLING:
                 st = WatchStatus(r.display, POLLING, u.message)
             elif path in self._network:
+                # Events only cover changes made on this machine; a full walk each minute would be
+                # costly over the network, so the regular reconcile finds the rest.
                 st = WatchStatus(r.display, WATCHING, f"network drive: changes made from other computers are "
-                                                      f"found by a check every {_secs(self.poll_every_s)}")
+                                                      f"found by a check every {_secs(self.reconcile_every_s)}")
             else:
                 st = WatchStatus(r.display, WATCHING)
             new[path] = st
