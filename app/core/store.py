@@ -133,15 +133,27 @@ class Store:
         with self._open_lock:
             return self._open_chunks()
 
+    def _open_table(self, name: str) -> Any:
+        """The table, or None if it does not exist (yet: a writer may be creating it now)."""
+        if name not in self._table_names():
+            return None
+        try:
+            with _lance_errors(self.uri):
+                return self.db.open_table(name)
+        except ValueError as exc:
+            if "not found" in str(exc):
+                return None
+            raise
+
     def _open_chunks(self) -> Any:
         if self._chunks is None:
             with _lance_errors(self.uri):
-                if self.chunks_name in self._table_names():
-                    self._chunks = self.db.open_table(self.chunks_name)
-                elif self.read_only:
-                    return None
-                else:
-                    self._chunks = self.db.create_table(self.chunks_name, schema=CHUNK_SCHEMA)
+                self._chunks = self._open_table(self.chunks_name)
+                if self._chunks is None:
+                    if self.read_only:
+                        return None
+                    # "overwrite": a table folder left half-made by a crash is replaced, not an error.
+                    self._chunks = self.db.create_table(self.chunks_name, schema=CHUNK_SCHEMA, mode="overwrite")
             self._fts_ready = any(i.index_type == "FTS" for i in self._chunks.list_indices())
         return self._chunks
 
@@ -154,10 +166,10 @@ class Store:
     def _open_vectors(self, dim: int | None) -> Any:
         if self._vectors is None and self.vectors_name:
             with _lance_errors(self.uri):
-                if self.vectors_name in self._table_names():
-                    self._vectors = self.db.open_table(self.vectors_name)
-                elif dim and not self.read_only:
-                    self._vectors = self.db.create_table(self.vectors_name, schema=vector_schema(dim))
+                self._vectors = self._open_table(self.vectors_name)
+                if self._vectors is None and dim and not self.read_only:
+                    self._vectors = self.db.create_table(self.vectors_name, schema=vector_schema(dim),
+                                                         mode="overwrite")
         return self._vectors
 
     def drop_table(self, name: str) -> None:
