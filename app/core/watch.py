@@ -16,6 +16,11 @@ Events are a hint, not the truth: a periodic stat-only reconcile (``reconcile_ev
 catches whatever was missed (inotify limits, queue overflows, network drives, sleep). A
 folder that vanishes is reported offline, keeps its rows, and is watched and caught up again
 when it returns. No Qt here: the window's workers turn the callbacks into signals.
+
+Known limits: a recursive inotify watch covers every subfolder, ignored ones (``.git``,
+``node_modules``) included, so those count against ``fs.inotify.max_user_watches``; their events
+are dropped here. A folder emptied but still present (a mount point whose drive was unplugged)
+looks like deleted files, not like an offline folder.
 """
 
 from __future__ import annotations
