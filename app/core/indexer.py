@@ -345,9 +345,11 @@ class Indexer:
             for row in self.manifest.files_of_root(root.id):
                 if whole or _has_ancestor_in(row.path, starts):
                     known[row.path] = row
+            found = 0
             for item in self._scan(root, starts):
                 if cancel.cancelled:
                     return "cancelled"
+                found += 1
                 if isinstance(item, ScanProblem):
                     if item.path == root.path:
                         # An unplugged drive must not wipe its index: keep every row of this root.
@@ -359,6 +361,12 @@ class Indexer:
                     disk.setdefault(item.path, (item, root.id))
                     if len(disk) % 2000 == 0:
                         emit(Progress("scan", files_total=len(disk), message="looking for changes"))
+            if whole and found == 0 and not root.is_file and any(r.root_id == root.id for r in known.values()):
+                # An empty folder where files were is what an unmounted drive leaves behind
+                # (its mount point): keep the rows until the user removes the folder.
+                notes.append(f"{root.display}: the folder is empty now (drive unmounted?); its index is kept "
+                             "until you remove it from the library")
+                known = {p: r for p, r in known.items() if r.root_id != root.id}
         c.seen = len(disk)
 
         # What differs from the manifest, by size and mtime alone: no file is read here.

@@ -177,6 +177,12 @@ def test_unplugged_folder_keeps_its_rows(corpus, open_lib, embedder, tmp_path):
     assert len(chunk_rows(lib)) == n
     (tmp_path / "unplugged").rename(corpus)
     assert lib.index().files_unchanged == 4
+    # A drive unmounted from its mount point leaves an empty folder: the index is kept too.
+    corpus.rename(tmp_path / "unplugged")
+    corpus.mkdir()
+    r = lib.index()
+    assert r.files_removed == 0 and "empty" in r.note
+    assert len(chunk_rows(lib)) == n
 
 
 def test_keyword_search_works_before_vectors_exist(corpus, open_lib, embedder):
