@@ -62,6 +62,7 @@ DEB="${1:-}"
 if [ -z "$DEB" ]; then
     PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"  # absolute: PATH is the system's here
     say "building (pyinstaller + build-deb.sh)"
+    export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$ROOT" log -1 --format=%ct)}" PYTHONHASHSEED=0
     (cd "$ROOT" && "$PYTHON" -m PyInstaller --noconfirm --clean packaging/quire.spec)
     "$HERE/build-deb.sh" "$ROOT/dist/quire"
     DEB="$(ls -t "$OUT"/quire_*_"$(dpkg --print-architecture)".deb | head -1)"
