@@ -134,11 +134,17 @@ class FastEmbedBackend:
         else:
             mdir = model_dir_for(model, models_dir)
             if not (mdir / ".complete").exists():
-                if not allow_download:
+                from app.resources_path import bundled_model_dir
+
+                bundled = bundled_model_dir(model)  # installers may carry the default model
+                if bundled is not None:
+                    mdir = bundled
+                elif not allow_download:
                     raise EmbeddingUnavailableError(
                         f"The embedding model {model} has not been downloaded yet.",
                         "Run `quire index` while online to fetch it, or set [embedding] model_path.")
-                mdir = download_model(model, models_dir, download_progress)
+                else:
+                    mdir = download_model(model, models_dir, download_progress)
         try:
             self._model = TextEmbedding(model, threads=threads, specific_model_path=str(mdir))
         except Exception as exc:

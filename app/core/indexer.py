@@ -30,7 +30,7 @@ from .parse import skip_reason
 from .parsepool import ParseFailure, ParsePool
 from .paths import display
 from .scan import ScanEntry, Scanner, ScanProblem
-from .store import CHUNK_SCHEMA, Store
+from .store import CHUNK_SCHEMA, Store, scan
 from .types import CancelToken, IndexReport, Progress
 
 log = logging.getLogger(__name__)
@@ -583,7 +583,7 @@ class Indexer:
             return
         owned = self.manifest.file_ids()
         stray: set[int] = set()
-        for b in tbl.to_lance().to_batches(columns=["file_id"], batch_size=65536):
+        for b in scan(tbl, ["file_id"]):
             stray.update(i for i in b.column(0).to_pylist() if i not in owned)
         if stray:
             log.warning("removing chunks of %d files left by an interrupted run", len(stray))

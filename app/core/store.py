@@ -242,7 +242,7 @@ class Store:
         tbl = self.chunks
         if tbl is None:
             return
-        for b in tbl.to_lance().to_batches(columns=["text_hash", "heading", "text"], batch_size=batch_rows):
+        for b in scan(tbl, ["text_hash", "heading", "text"], batch_rows):
             texts: dict[str, str] = {}
             for h, head, text in zip(b.column(0).to_pylist(), b.column(1).to_pylist(), b.column(2).to_pylist(),
                                      strict=True):
@@ -259,10 +259,10 @@ class Store:
         if vt is None or tbl is None:
             return 0
         used: set[str] = set()
-        for b in tbl.to_lance().to_batches(columns=["text_hash"], batch_size=65536):
+        for b in scan(tbl, ["text_hash"]):
             used.update(b.column(0).to_pylist())
         orphans: list[str] = []
-        for b in vt.to_lance().to_batches(columns=["text_hash"], batch_size=65536):
+        for b in scan(vt, ["text_hash"]):
             orphans.extend(h for h in b.column(0).to_pylist() if h not in used)
         for i in range(0, len(orphans), 2000):
             with _lance_errors(self.uri):
@@ -370,7 +370,7 @@ class Store:
             for t in (tbl, self.vectors()):
                 if t is None:
                     continue
-                fragments = len(t.to_lance().get_fragments())
+                fragments = fragment_count(t)
                 if final or fragments >= COMPACT_FRAGMENTS or (t is tbl and unindexed >= FTS_FOLD_ROWS):
                     # optimize(): compacts small fragments, folds new rows into every index
                     # incrementally (no full FTS rebuild) and drops versions past KEEP_VERSIONS.
@@ -395,11 +395,20 @@ class Store:
         fragments = 0
         if tbl is not None:
             with _lance_errors(self.uri):
-                fragments = len(tbl.to_lance().get_fragments())
+                fragments = fragment_count(tbl)
                 for idx in tbl.list_indices():
                     if idx.index_type == "FTS":
                         unindexed = int(tbl.index_stats(idx.name).num_unindexed_rows)
         return StoreStats(self.count_chunks(), self.count_vectors(), disk_bytes(self.uri), fragments, unindexed)
+
+
+def scan(table: Any, columns: list[str], batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
+    """Stream some columns of a whole table in batches (memory stays flat)."""
+    yield from table.search().select(columns).limit(None).to_batches(batch_rows)
+
+
+def fragment_count(table: Any) -> int:
+    return int(table.stats()["fragment_stats"]["num_fragments"])
 
 
 def disk_bytes(uri: str) -> int:

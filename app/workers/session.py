@@ -92,9 +92,8 @@ def messages_view(messages: Sequence[Any]) -> list[ChatMessage]:
 def warm_up() -> None:
     """Import now, on the GUI thread before the window shows, what the library loads lazily.
 
-    A native library (LanceDB, Lance, Arrow, NumPy, watchdog's inotify) is loaded under the GIL;
+    A native library (LanceDB, Arrow, NumPy, watchdog's inotify) is loaded under the GIL;
     loaded later from a worker thread, each would freeze the visible window for 50-200 ms."""
-    import lance  # noqa: F401
     import lancedb  # noqa: F401
     import numpy  # noqa: F401
     import pyarrow  # noqa: F401
