@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 
 from .chunking import Chunk, ChunkSpec, text_hash
@@ -40,7 +41,8 @@ ProgressFn = Callable[[Progress], None]
 FLUSH_ROWS = 512  # chunk rows per LanceDB commit: few, large writes keep fragments few
 FLUSH_SECONDS = 2.0  # ...but never hold parsed files back longer than this
 EMBED_QUEUE = 4096  # chunk texts buffered for the embedder; past this it re-reads the store
-VECTOR_FLUSH = 512
+TAKE = 1024  # chunk texts the embedder takes at once (one look-up of which have vectors)
+VECTOR_FLUSH = 2048  # vectors per commit to the vectors table
 
 
 def sha256_file(path: str, cancel: CancelToken | None = None) -> str:
@@ -100,12 +102,16 @@ class EmbedWorker:
         self.queued = 0
         self.busy = False
         self.error: BaseException | None = None
+        self._buf_hashes: list[str] = []
+        self._buf_vecs: list[np.ndarray] = []
+        self._buffered: set[str] = set()
+        self._buf_since = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="quire-embed", daemon=True)
 
     @property
     def idle(self) -> bool:
         """Nothing queued, nothing being embedded, nothing left behind in the store."""
-        return not self.busy and self.q.empty() and not self.overflow.is_set()
+        return not self.busy and self.q.empty() and not self.overflow.is_set() and not self._buf_hashes
 
     @property
     def alive(self) -> bool:
@@ -149,18 +155,18 @@ class EmbedWorker:
 
     def _run(self) -> None:
         try:
-            batch = max(64, getattr(self.embedder, "batch_size", 32) * 4)
             while not self.cancel.cancelled:
-                items = self._take(batch, 0.2)
+                items = self._take(TAKE, 0.2)
                 if items:
                     self.busy = True
                     self._embed(items)
                     self.busy = False
                     continue
+                self._flush()  # the queue is quiet: what was embedded becomes searchable now
                 if self.overflow.is_set():
                     self.busy = True
                     self.overflow.clear()
-                    self._drain_store(batch)
+                    self._drain_store()
                     self.busy = False
                     continue
                 if self.writer_done.is_set() and self.q.empty() and not self.overflow.is_set():
@@ -168,29 +174,49 @@ class EmbedWorker:
         except BaseException as exc:  # reported by the indexer; the run's chunks stay searchable
             log.exception("embedding failed")
             self.error = exc
+        finally:
+            try:
+                self._flush()  # vectors already computed are kept, even when cancelled
+            except Exception:
+                log.exception("could not write the last vectors")
 
-    def _drain_store(self, batch: int) -> None:
+    def _drain_store(self) -> None:
         pending: list[tuple[str, str]] = []
         for item in self.store.iter_pending_embeddings():
             if self.cancel.cancelled:
                 return
             pending.append(item)
-            if len(pending) >= batch:
-                self._embed(pending, checked=True)
+            if len(pending) >= TAKE:
+                self._embed(pending)
                 pending = []
         if pending:
-            self._embed(pending, checked=True)
+            self._embed(pending)
 
-    def _embed(self, items: list[tuple[str, str]], checked: bool = False) -> None:
+    def _embed(self, items: list[tuple[str, str]]) -> None:
         texts = dict(items)
-        todo = list(texts) if checked else self.store.missing_vectors(list(texts))
-        if todo:
-            vecs = self.embedder.embed([texts[h] for h in todo])
+        # One look-up for the whole batch; hashes embedded but not yet written are skipped too.
+        todo = self.store.missing_vectors([h for h in texts if h not in self._buffered])
+        call = max(32, getattr(self.embedder, "batch_size", 32) * 4)
+        for i in range(0, len(todo), call):
+            part = todo[i:i + call]
+            vecs = self.embedder.embed([texts[h] for h in part])
             if self.cancel.cancelled:
                 return
-            self.store.add_vectors(todo, vecs)
-            self.embedded += len(todo)
-        self.on_progress(self.embedded, self.q.qsize())
+            self._buf_hashes.extend(part)
+            self._buf_vecs.append(vecs)
+            self._buffered.update(part)
+            self.embedded += len(part)
+            if len(self._buf_hashes) >= VECTOR_FLUSH or time.monotonic() - self._buf_since > FLUSH_SECONDS:
+                self._flush()
+            self.on_progress(self.embedded, self.q.qsize())
+
+    def _flush(self) -> None:
+        """Write buffered vectors in one commit: few, large writes keep the table's fragments few."""
+        if self._buf_hashes:
+            self.store.add_vectors(self._buf_hashes, np.vstack(self._buf_vecs))
+            self._buf_hashes, self._buf_vecs = [], []
+            self._buffered.clear()
+        self._buf_since = time.monotonic()
 
 
 class Indexer:
@@ -229,16 +255,19 @@ class Indexer:
             self._background.start(backlog=not self.manifest.get_meta("vectors_complete"))
         return self._background
 
-    def stop_background(self, timeout: float = 10.0) -> None:
-        """Stop the watch-mode embedder; what it had not embedded is found again next time."""
+    def stop_background(self, timeout: float = 10.0, drain_s: float = 3.0) -> None:
+        """Stop the watch-mode embedder: it gets ``drain_s`` to finish what is queued, then is
+        cancelled; what it had not embedded is found again by the next run."""
         bg = self._background
         if bg is None:
             return
-        idle = bg.idle and bg.error is None
+        bg.writer_done.set()
+        bg._thread.join(min(drain_s, timeout))
+        finished = not bg._thread.is_alive()
         self._bg_cancel.cancel()
         bg._thread.join(timeout)
         self._background = None
-        if idle:
+        if finished and bg.error is None:
             self.manifest.set_meta("vectors_complete", True)
 
     def _start_embedding(self, cancel: CancelToken, emit: ProgressFn, backlog: bool) -> EmbedWorker | None:
