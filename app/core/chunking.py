@@ -86,15 +86,46 @@ def check_chunking(settings: ChunkingSettings, max_tokens: int | None, model: st
 
 
 def make_token_counter(tokenizer_file: str) -> Callable[[str], list[int]]:
-    """The tokenizer ``SentenceSplitter`` counts with: the model's own where there is one."""
-    if tokenizer_file:
-        from tokenizers import Tokenizer
+    """The tokenizer ``SentenceSplitter`` counts with: the model's own where there is one.
 
-        tok = Tokenizer.from_file(tokenizer_file)
-        tok.no_padding()
-        tok.no_truncation()
-        return lambda s: tok.encode(s, add_special_tokens=False).ids
-    return lambda s: [0] * len(_WORDISH.findall(s))
+    The splitter asks for the length of thousands of overlapping pieces per document. For
+    tokenizers whose pre-tokenizer never joins across whitespace (BERT's WordPiece, which
+    MiniLM uses), a text's token count is the sum of its words' counts, so each distinct word
+    is encoded once and remembered; this is checked on a sample when the counter is made, and
+    a tokenizer that fails the check is asked for every piece instead."""
+    if not tokenizer_file:
+        return lambda s: [0] * len(_WORDISH.findall(s))
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(tokenizer_file)
+    tok.no_padding()
+    tok.no_truncation()
+
+    def exact(s: str) -> int:
+        return len(tok.encode(s, add_special_tokens=False).ids)
+
+    cache: dict[str, int] = {}
+
+    def by_words(s: str) -> int:
+        n = 0
+        for w in s.split():
+            c = cache.get(w)
+            if c is None:
+                if len(cache) > 200_000:  # bounded: a worker parses many files
+                    cache.clear()
+                c = cache[w] = exact(w)
+            n += c
+        return n
+
+    count = by_words if all(by_words(t) == exact(t) for t in _ADDITIVITY_SAMPLES) else exact
+    return lambda s: [0] * count(s)
+
+
+_ADDITIVITY_SAMPLES = (
+    "The tenant may end the tenancy by giving two months' notice, in writing (see §4.2).",
+    "Ünïcödé café naïve — “quoted” text; e-mail: a.b@example.org; 3.14159 x=y+z/2!",
+    "def parse_file(path: str) -> list[Section]:\n    return [Section(text, None)]  # 日本語テキスト",
+)
 
 
 class Chunker:
