@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from app.core.config import IndexSettings
-from app.core.scan import Scanner, ScanEntry, ScanProblem
+from app.core.scan import ScanEntry, Scanner, ScanProblem
 
 
 def touch(p: Path, text: str = "x") -> Path:
