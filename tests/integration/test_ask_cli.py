@@ -276,9 +276,12 @@ sys.exit(run(["ask", "How much notice?"], Ctx()))
 
 def test_ctrl_c_cancels_cleanly_and_closes_the_stream(fake_ollama: FakeOllama, tmp_path: Path) -> None:
     fake_ollama.delay = 0.3
+    # A shell that starts the test run in the background (as CI may) makes SIGINT ignored, and
+    # children inherit that; a user's terminal never does. Start the CLI as a terminal would.
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, fake_ollama.url, str(tmp_path)], cwd=str(REPO),
                             env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     watchdog = threading.Timer(20, proc.kill)  # the blocking read below must not hang the run
     watchdog.start()
     try:
