@@ -1,0 +1,208 @@
+"""Incremental indexing on 5,000 files: what a re-run costs when little or nothing changed.
+
+    .venv/bin/python bench/bench_incremental.py            # 5,000 files, ~5 min on 2 cores
+    .venv/bin/python bench/bench_incremental.py --quick    # 500 files
+    .venv/bin/python bench/bench_incremental.py --embedders none,m2v,minilm   # minilm: slow (~8 min more)
+
+Corpus: one SciFact abstract per file (distinct abstracts; even files Markdown with a "# title",
+odd files plain text), ~1.5 KB each, in folders of 100.
+
+Each step is a `quire index --json` subprocess, timed as a user runs it (wall, which includes
+~2 s of Python start-up and imports) and by its own report ("seconds", the run inside the process):
+  first        index the folder from nothing
+  no change    run again, nothing touched (median of 3)           target: < 2% of first
+  touch        one file's mtime changes, content does not          (hash only, nothing parsed)
+  one changed  one file gets a new paragraph                       target: < 1% of first + that file's embedding
+  rename       one file renamed                                    expect moved=1, chunks_embedded=0
+  delete       one file deleted                                    expect removed=1
+
+Embedders (each in its own Quire home):
+  none    embedding.backend = "none" (keyword search only; no vectors)
+  m2v     the model2vec static model shared/models/m2v-minilm-256, injected in place of
+          app.core.embed.load_embedder by bench/_quire_driver.py (~1,600 chunks/s: a real but
+          cheap embedder, so "that file's own embedding" is measurable)
+  minilm  the real default (fastembed MiniLM ONNX); off by default because the first run
+          embeds every chunk at ~20 chunks/s
+"That file's own embedding" is measured in this process: the changed file parsed and chunked
+with Quire's own chunker, its chunk texts embedded with the same model (after a warm-up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import (
+    M2V,
+    MINILM,
+    MINILM_NAME,
+    make_mixed_corpus,
+    median,
+    quire_index,
+    scifact_docs,
+    secs,
+    table,
+    workdir,
+    write_result,
+)
+
+
+def own_embedding_seconds(path: Path, embedder: str) -> tuple[float, int]:
+    """Time to chunk (Quire's chunker) and embed one file's chunks with the given model."""
+    if embedder == "none":
+        return 0.0, 0
+    from app.core.chunking import Chunker, ChunkSpec
+    from app.core.parse import parse_file
+
+    chunks = Chunker(ChunkSpec(240, 40, str(MINILM / "tokenizer.json"))).chunk(parse_file(str(path)))
+    texts = [c.embed_text for c in chunks]
+    if embedder == "m2v":
+        from model2vec import StaticModel
+
+        m = StaticModel.from_pretrained(str(M2V))
+        m.encode(["warm up"])
+        t = time.perf_counter()
+        m.encode(texts)
+        return time.perf_counter() - t, len(texts)
+    from fastembed import TextEmbedding
+
+    fm = TextEmbedding(MINILM_NAME, specific_model_path=str(MINILM), local_files_only=True)
+    list(fm.embed(["warm up"]))
+    t = time.perf_counter()
+    list(fm.embed(texts, batch_size=32))
+    return time.perf_counter() - t, len(texts)
+
+
+def step(name: str, home: Path, embedder: str, corpus: Path | None = None) -> dict[str, Any]:
+    r = quire_index(home, embedder, *([str(corpus)] if corpus else []))
+    rep = r["report"]
+    print(f"  {name:<12} wall {secs(r['wall_s']):>9}  inside {secs(rep['seconds']):>9}  "
+          f"added {rep['files_added']} changed {rep['files_changed']} moved {rep['files_moved']} "
+          f"removed {rep['files_removed']} unchanged {rep['files_unchanged']} "
+          f"chunks written {rep['chunks_written']} embedded {rep['chunks_embedded']}", flush=True)
+    return {"step": name, "wall_s": r["wall_s"], "internal_s": rep["seconds"], "report": rep,
+            "peak_rss_tree": r["peak_rss_tree"]}
+
+
+def run_one(corpus: Path, work: Path, embedder: str) -> dict[str, Any]:
+    home = work / f"home-{embedder}"
+    print(f"\n# embedder: {embedder}", flush=True)
+    steps: dict[str, Any] = {}
+    steps["first"] = step("first", home, embedder, corpus)
+    runs = [step("no change", home, embedder) for _ in range(3)]
+    steps["no_change"] = {**runs[len(runs) // 2], "all_wall_s": [r["wall_s"] for r in runs],
+                          "all_internal_s": [r["internal_s"] for r in runs],
+                          "wall_s": median([r["wall_s"] for r in runs]),
+                          "internal_s": median([r["internal_s"] for r in runs])}
+    files = sorted(p for p in corpus.rglob("*") if p.is_file())
+    # touch: same bytes, new mtime
+    f_touch = files[len(files) // 3]
+    st = f_touch.stat()
+    os.utime(f_touch, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    steps["touch"] = step("touch", home, embedder)
+    # one changed file: a new paragraph appended (a different abstract)
+    f_change = files[len(files) // 2]
+    extra = scifact_docs()[-1]
+    with open(f_change, "a", encoding="utf-8") as fh:
+        fh.write(f"\n\n{extra['title']}\n\n{extra['text']}\n")
+    own_s, own_chunks = own_embedding_seconds(f_change, embedder)
+    steps["one_changed"] = step("one changed", home, embedder)
+    steps["one_changed"]["own_embedding_s"] = own_s
+    steps["one_changed"]["own_chunks"] = own_chunks
+    # rename
+    f_move = files[len(files) // 4]
+    f_move.rename(f_move.with_name("renamed-" + f_move.name))
+    steps["rename"] = step("rename", home, embedder)
+    # delete
+    files[(3 * len(files)) // 4].unlink()
+    steps["delete"] = step("delete", home, embedder)
+    return steps
+
+
+def checks(s: dict[str, Any]) -> dict[str, str]:
+    def ok(cond: bool) -> str:
+        return "ok" if cond else "UNEXPECTED"
+
+    r = {k: v["report"] for k, v in s.items()}
+    return {
+        "no_change": ok(r["no_change"]["chunks_written"] == 0 and r["no_change"]["chunks_embedded"] == 0
+                        and r["no_change"]["files_unchanged"] == r["first"]["files_seen"]),
+        "touch": ok(r["touch"]["chunks_written"] == 0 and r["touch"]["files_changed"] == 0),
+        "one_changed": ok(r["one_changed"]["files_changed"] == 1
+                          and r["one_changed"]["chunks_embedded"] <= s["one_changed"]["own_chunks"]),
+        "rename": ok(r["rename"]["files_moved"] == 1 and r["rename"]["chunks_embedded"] == 0
+                     and r["rename"]["chunks_written"] == 0),
+        "delete": ok(r["delete"]["files_removed"] == 1 and r["delete"]["chunks_embedded"] == 0),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--files", type=int, default=5000)
+    ap.add_argument("--embedders", default="none,m2v")
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    if a.quick:
+        a.files = 500
+    work = workdir("incremental")
+    result: dict[str, Any] = {"quick": a.quick, "files": a.files}
+    rows = []
+    try:
+        for emb in a.embedders.split(","):
+            corpus = work / f"corpus-{emb}"
+            info = make_mixed_corpus(corpus, a.files, 1, seed=3, unique=True, real=False)
+            result.setdefault("corpus", info)
+            s = run_one(corpus, work, emb)
+            c = checks(s)
+            result[emb] = {"steps": s, "checks": c}
+            first_w, first_i = s["first"]["wall_s"], s["first"]["internal_s"]
+            for key, label in (("first", "first run"), ("no_change", "no change (median of 3)"),
+                               ("touch", "one file touched"), ("one_changed", "one file changed"),
+                               ("rename", "one file renamed"), ("delete", "one file deleted")):
+                st = s[key]
+                rep = st["report"]
+                extra = ""
+                if key == "one_changed":
+                    extra = f"own embedding {secs(st['own_embedding_s'])} ({st['own_chunks']} chunks)"
+                rows.append([emb, label, secs(st["wall_s"]), f"{100 * st['wall_s'] / first_w:.2f}%",
+                             secs(st["internal_s"]), f"{100 * st['internal_s'] / first_i:.2f}%",
+                             f"{rep['chunks_written']:,}", f"{rep['chunks_embedded']:,}",
+                             f"+{rep['files_added']} ~{rep['files_changed']} >{rep['files_moved']} "
+                             f"-{rep['files_removed']}", c.get(key, ""), extra])
+            shutil.rmtree(corpus, ignore_errors=True)
+    finally:
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    info = result["corpus"]
+    text = (f"\n## Incremental — {info['files']:,} files, {info['bytes'] / 1e6:.1f} MB\n\n"
+            + table(["embedder", "step", "wall", "% of first", "inside", "% of first", "chunks written",
+                     "embedded", "files +added ~changed >moved -removed", "check", "note"], rows))
+    print(text)
+    nc = {e: result[e]["steps"] for e in a.embedders.split(",")}
+    lines = []
+    for e, s in nc.items():
+        oc = s["one_changed"]
+        budget_w = 0.01 * s["first"]["wall_s"] + oc["own_embedding_s"]
+        budget_i = 0.01 * s["first"]["internal_s"] + oc["own_embedding_s"]
+        lines.append(f"{e}: no change = {100 * s['no_change']['wall_s'] / s['first']['wall_s']:.1f}% of first (wall), "
+                     f"{100 * s['no_change']['internal_s'] / s['first']['internal_s']:.2f}% (inside)  [target < 2%]; "
+                     f"one changed = {secs(oc['wall_s'])} wall vs budget {secs(budget_w)}, "
+                     f"{secs(oc['internal_s'])} inside vs budget {secs(budget_i)}  [target: within budget]")
+    print("\n".join(lines))
+    result["report"] = text + "\n" + "\n".join(lines)
+    path = write_result("incremental" + ("-quick" if a.quick else ""), result)
+    print(f"\nwritten: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
