@@ -25,6 +25,9 @@ MINILM = SHARED / "models" / "all-minilm-l6-v2-onnx"
 def chunk_texts(home: Path) -> list[str]:
     import lancedb
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from app.core.chunking import embed_text
+
     conn = sqlite3.connect(str(home / "manifest.sqlite3"))
     try:
         rows = conn.execute("SELECT * FROM meta").fetchall()
@@ -44,7 +47,7 @@ def chunk_texts(home: Path) -> list[str]:
     heads = data["heading"].to_pylist()
     texts = data["text"].to_pylist()
     for i in order:
-        seen.setdefault(hashes[i], f"{heads[i]}\n{texts[i]}" if heads[i] else texts[i])
+        seen.setdefault(hashes[i], embed_text(heads[i], texts[i]))  # exactly what Quire embeds
     return list(seen.values())
 
 
