@@ -293,8 +293,8 @@ def main() -> int:
 
     cur = FusionParams()
     results: dict[str, Any] = {"build": build, "format": a.format, "chunk": chunk, "quick": a.quick,
-                               "fusion_params_in_app": {"rrf_k": cur.rrf_k, "bm25_weight": cur.bm25_weight,
-                                                        "vector_weight": cur.vector_weight, "depth": cur.depth}}
+                               "fusion_params_in_app": {"fusion": "score / best", "bm25_weight": cur.bm25_weight,
+                                                        "depth": cur.depth}}
     # 1. Quire's own Searcher, end to end, on test and train.
     app_runs: dict[str, dict[str, Any]] = {}
     for mode in ("keyword", "vector", "hybrid"):
@@ -305,7 +305,7 @@ def main() -> int:
     # 2. Offline replicas and the plain-RRF baseline (k=60, equal weights, depth 100).
     plain = lambda c: fuse_rrf(c, 60, 1, 1, 100)  # noqa: E731
     base = {split: run_all(cands, qr, plain) for split, qr in (("test", test), ("train", train))}
-    app_params = lambda c: fuse_rrf(c, cur.rrf_k, cur.bm25_weight, cur.vector_weight, cur.depth)  # noqa: E731
+    app_params = lambda c: fuse_score(c, cur.bm25_weight, cur.depth, "max")  # noqa: E731
     replica = {split: run_all(cands, qr, app_params) for split, qr in (("test", test), ("train", train))}
     results["replica_check"] = {s: {"offline": replica[s]["ndcg@10"], "searcher": app_runs[f"hybrid/{s}"]["ndcg@10"]}
                                 for s in ("test", "train")}
@@ -370,8 +370,8 @@ def main() -> int:
     row("BM25 alone (Searcher keyword)", app_runs["keyword/test"], app_runs["keyword/train"])
     row("vectors alone (Searcher vector)", app_runs["vector/test"], app_runs["vector/train"])
     row("plain RRF k=60, 1:1, depth 100 (offline)", base["test"], base["train"], "baseline")
-    row(f"hybrid as shipped (Searcher, FusionParams {cur.rrf_k:g}/{cur.bm25_weight:g}/{cur.vector_weight:g}/"
-        f"{cur.depth})", app_runs["hybrid/test"], app_runs["hybrid/train"])
+    row(f"hybrid as shipped (Searcher, score fusion w={cur.bm25_weight:g}, depth {cur.depth})",
+        app_runs["hybrid/test"], app_runs["hybrid/train"])
     row(f"RRF tuned on train: k={p['rrf_k']}, bm25 {p['bm25_weight']:g}, vector {p['vector_weight']:g}, "
         f"depth {p['depth']} (offline)", rrf_test, rrf_train)
     row("  same, through the app's Searcher", tuned_app_test, None)

@@ -69,7 +69,8 @@ class ScoreFusionSearcher(Searcher):
     def __init__(self, store: Any, embedder: Any, mode: str = "hybrid", no_vectors_reason: str = "",
                  fusion: ScoreFusion | None = None) -> None:
         self.fusion = fusion or ScoreFusion()
-        super().__init__(store, embedder, mode, no_vectors_reason, FusionParams(depth=self.fusion.depth))
+        super().__init__(store, embedder, mode, no_vectors_reason,
+                         FusionParams(self.fusion.bm25_weight, self.fusion.depth))
 
     def _fuse(self, bm25: list[dict[str, Any]], vec: list[tuple[dict[str, Any], float]], k: int) -> list[Hit]:
         rows: dict[str, dict[str, Any]] = {}
