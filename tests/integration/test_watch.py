@@ -149,6 +149,8 @@ def test_create_modify_delete_rename(tmp_path, watched):
     wait_until(lambda: any("narwhal" in t for p, _, t, _ in chunk_rows(lib) if p.endswith("new.txt")),
                what="the modified text")
     assert not any("quokka" in t for _, _, t, _ in chunk_rows(lib))
+    # The rows land during the run; its report arrives when the run ends: wait for it.
+    rec.report_where(lambda r: r.files_changed == 1, n)
     assert sum(r.files_changed for r in rec.since(n)) == 1
 
     n = len(rec.reports)
