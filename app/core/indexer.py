@@ -195,10 +195,10 @@ class EmbedWorker:
     def _embed(self, items: list[tuple[str, str]]) -> None:
         texts = dict(items)
         # One look-up for the whole batch; hashes embedded but not yet written are skipped too.
-        todo = self.store.missing_vectors([h for h in texts if h not in self._buffered])
+        missing = self.store.missing_vectors([h for h in texts if h not in self._buffered])
         call = max(32, getattr(self.embedder, "batch_size", 32) * 4)
-        for i in range(0, len(todo), call):
-            part = todo[i:i + call]
+        for i in range(0, len(missing), call):
+            part = missing[i:i + call]
             vecs = self.embedder.embed([texts[h] for h in part])
             if self.cancel.cancelled:
                 return
