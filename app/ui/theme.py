@@ -8,12 +8,12 @@ palette, so they read on both light and dark windows.
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle, QWidget
+
+from app.resources_path import resources_dir
 
 
 def palette() -> QPalette:
@@ -164,20 +164,8 @@ def stop_icon(c: QColor, size: int = 20) -> QIcon:
 # --- assets ---------------------------------------------------------------------------------
 
 
-def resources_dir() -> Path:
-    """resources/ in a source checkout, or beside the frozen app (PyInstaller's _MEIPASS)."""
-    frozen = getattr(sys, "_MEIPASS", None)
-    candidates = [Path(frozen) / "resources"] if frozen else []
-    here = Path(__file__).resolve()
-    candidates += [here.parents[2] / "resources", here.parents[1] / "resources"]
-    for c in candidates:
-        if c.is_dir():
-            return c
-    return candidates[-1]
-
-
 def app_icon() -> QIcon:
-    icons = resources_dir() / "icons"
+    icons = resources_dir() / "icons"  # one lookup, frozen or from source: app.resources_path
     icon = QIcon()
     for size in (16, 24, 32, 48, 64, 128, 256, 512):
         f = icons / f"quire-{size}.png"
