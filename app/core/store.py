@@ -331,7 +331,7 @@ class Store:
 
     @staticmethod
     def _has_vector_index(vt: Any) -> bool:
-        return any(i.index_type.startswith("IVF") for i in vt.list_indices())
+        return any(i.index_type.upper().startswith("IVF") for i in vt.list_indices())  # "IvfPq"
 
     def ensure_fts(self) -> None:
         """Create the full-text index once the table has rows. Rows added after it are found
