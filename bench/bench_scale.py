@@ -132,10 +132,13 @@ def build_store(uri: Path, n: int, seed: int = 0) -> dict[str, Any]:
     disk_after_index = disk_bytes(str(uri))
     # What the store settles to once old versions expire (Quire keeps them 10 minutes for readers
     # and drops them at a later maintain); done here at once so the figure does not wait.
+    import warnings
     from datetime import timedelta
 
-    for t in (store.chunks, store.vectors()):
-        t.optimize(cleanup_older_than=timedelta(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "removes every version except the latest": intended here
+        for t in (store.chunks, store.vectors()):
+            t.optimize(cleanup_older_than=timedelta(0))
     # What every later `quire index` run pays for upkeep with nothing new to fold in
     # (Indexer.run calls maintain(final=True) at the end of every run, even a no-change one).
     s = time.perf_counter()
