@@ -4,8 +4,7 @@
     .venv/bin/python bench/bench_scale.py --quick         # 10k and 50k chunks, small memory runs
     .venv/bin/python bench/bench_scale.py --sizes 10000,100000 --no-memory
     .venv/bin/python bench/bench_scale.py --no-latency    # only the 1x / 10x memory runs
-    BENCH_FIX_IVF=1 .venv/bin/python bench/bench_scale.py --sizes 100000,1000000 --no-memory
-        # as if Store._has_vector_index recognised LanceDB's "IvfPq" index type (see README)
+    .venv/bin/python bench/bench_scale.py --sizes 1000000 --no-memory --ivf-sweep   # probes/refine trade-off
 
 Part 1, latency. For each size a fresh Store (app.core.store.Store) is filled directly:
   chunk rows through Store.replace_files in batches of 10,000 (no files are parsed), each chunk
@@ -29,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import shutil
@@ -167,7 +165,7 @@ class _FakeEmbedder:
         return _vectors(self._rng, self._c, len(texts))
 
 
-def measure(uri: Path, out: Path, n_queries: int) -> None:
+def measure(uri: Path, out: Path, n_queries: int, sweep: bool = False) -> None:
     """In a fresh process: open the store read-only, time queries per mode."""
     t0 = time.perf_counter()
     from app.core.search import Searcher
@@ -195,10 +193,50 @@ def measure(uri: Path, out: Path, n_queries: int) -> None:
             hits += len(r.hits)
         res[name] = {"p50_s": pct(lat, 50), "p95_s": pct(lat, 95), "mean_hits": hits / len(lat),
                      "latencies_s": lat}
+    # Recall@10 of the app's vector search (as the Searcher calls it: 100 candidates, so IVF-PQ
+    # refines 400) against an exact scan; 1.00 while the search is flat.
+    vt = store.vectors()
+    emb = _FakeEmbedder()
+    recalls = []
+    for _ in range(20):
+        q = emb.embed(["q"])[0]
+        got = {h for h, _ in store.vector_search(q, 100)[:10]}  # the Searcher asks for its depth (100)
+        exact = (vt.search(q, vector_column_name="vector").distance_type("cosine").bypass_vector_index()
+                 .select(["text_hash"]).limit(10).to_arrow().column("text_hash").to_pylist())
+        recalls.append(len(got & set(exact)) / 10)
+    res["vector_recall@10"] = sum(recalls) / len(recalls)
+    if sweep and store._has_vector_index(vt):
+        res["ivf_sweep"] = ivf_sweep(vt)
     out.write_text(json.dumps(res))
 
 
-def latency_part(work: Path, sizes: list[int], n_queries: int) -> tuple[list[dict[str, Any]], str]:
+def ivf_sweep(vt: Any) -> list[dict[str, Any]]:
+    """Vector-search latency and recall@10 (vs an exact scan) for other probe / refine settings
+    than the app's (Store.vector_search: nprobes 24, refine_factor 4)."""
+    emb = _FakeEmbedder()
+    qs = [emb.embed(["q"])[0] for _ in range(30)]
+    exact = [set(vt.search(q, vector_column_name="vector").distance_type("cosine").bypass_vector_index()
+                 .select(["text_hash"]).limit(10).to_arrow().column("text_hash").to_pylist()) for q in qs]
+    out = []
+    for nprobes, refine in [(24, None), (24, 4), (24, 10), (24, 30), (50, 10), (50, 30), (100, 30), (100, 100)]:
+        lat, rec = [], []
+        for q, ex in zip(qs, exact, strict=True):
+            t = time.perf_counter()
+            qq = vt.search(q, vector_column_name="vector").distance_type("cosine").nprobes(nprobes)
+            if refine:
+                qq = qq.refine_factor(refine)
+            got = qq.select(["text_hash", "_distance"]).limit(100).to_arrow().column("text_hash").to_pylist()
+            lat.append(time.perf_counter() - t)
+            rec.append(len(set(got[:10]) & ex) / 10)
+        out.append({"nprobes": nprobes, "refine_factor": refine, "p50_s": pct(lat, 50), "p95_s": pct(lat, 95),
+                    "recall@10": sum(rec) / len(rec)})
+        print(f"    nprobes {nprobes:>3} refine {refine!s:>4}: p50 {secs(pct(lat, 50))}  recall@10 "
+              f"{sum(rec) / len(rec):.2f}", flush=True)
+    return out
+
+
+def latency_part(work: Path, sizes: list[int], n_queries: int,
+                 sweep: bool = False) -> tuple[list[dict[str, Any]], str]:
     results = []
     for n in sizes:
         uri = work / f"store-{n}"
@@ -208,12 +246,14 @@ def latency_part(work: Path, sizes: list[int], n_queries: int) -> tuple[list[dic
               f"{mb(b['disk_bytes'])} on disk; vector index: {b['vector_index']}", flush=True)
         out = work / f"measure-{n}.json"
         m = run_measured([PY, str(Path(__file__).resolve()), "--measure", str(uri), "--out", str(out),
-                          "--queries", str(n_queries)])
+                          "--queries", str(n_queries)] + (["--ivf-sweep"] if sweep else []))
+        print(m["stdout"], end="", flush=True)
         r = json.loads(out.read_text())
         r["peak_rss"] = m["peak_rss_tree"]
         results.append({"chunks": n, "build": b, "search": r})
         print("  " + "  ".join(f"{k}: p50 {secs(r[k]['p50_s'])} p95 {secs(r[k]['p95_s'])}"
-                               for k in ("keyword", "vector", "hybrid", "hybrid+folder")), flush=True)
+                               for k in ("keyword", "vector", "hybrid", "hybrid+folder"))
+              + f"  vector recall@10 {r['vector_recall@10']:.2f}", flush=True)
         shutil.rmtree(uri, ignore_errors=True)
     rows = []
     for x in results:
@@ -223,11 +263,11 @@ def latency_part(work: Path, sizes: list[int], n_queries: int) -> tuple[list[dic
                      secs(r["first_query_s"]), mb(r["peak_rss"]),
                      f"{mb(b['disk_bytes'])} ({mb(b['disk_bytes_before_cleanup'])})",
                      f"{secs(b['write_s'])} + {secs(b['maintain_s'])}", secs(b["maintain_again_s"]),
-                     "IVF-PQ" if b["vector_index"] else "flat"])
+                     "IVF-PQ" if b["vector_index"] else "flat", f"{r['vector_recall@10']:.2f}"])
     text = ("\n## Search latency, p50 / p95 (k=10, query embedding excluded)\n\n"
             + table(["chunks", "keyword", "vector", "hybrid", "hybrid + folder filter", "first query (fresh process)",
                      "reader peak RSS", "on disk (before old versions expire)", "write + maintain",
-                     "maintain again", "vector index"], rows))
+                     "maintain again", "vector index", "vector recall@10 vs exact"], rows))
     print(text, flush=True)
     return results, text
 
@@ -272,15 +312,6 @@ def memory_part(work: Path, quick: bool) -> tuple[list[dict[str, Any]], str]:
     return results, text
 
 
-def patch_ivf_check() -> None:
-    """BENCH_FIX_IVF=1: measure as if Store._has_vector_index recognised LanceDB 0.40's "IvfPq"
-    index type (the app checks startswith("IVF"), which never matches: see bench/README.md)."""
-    from app.core.store import Store
-
-    Store._has_vector_index = staticmethod(  # type: ignore[method-assign]
-        lambda vt: any(i.index_type.lower().startswith("ivf") for i in vt.list_indices()))
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
@@ -288,23 +319,23 @@ def main() -> int:
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--no-latency", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--ivf-sweep", action="store_true",
+                    help="where IVF-PQ is built, also time other nprobes / refine_factor settings (limit 100)")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    if os.environ.get("BENCH_FIX_IVF") == "1":
-        patch_ivf_check()
     if a.measure:
-        measure(Path(a.measure), Path(a.out), a.queries)
+        measure(Path(a.measure), Path(a.out), a.queries, a.ivf_sweep)
         return 0
     sizes = [int(x) for x in a.sizes.split(",")] if a.sizes else \
         ([10_000, 50_000] if a.quick else [10_000, 100_000, 1_000_000])
     work = workdir("scale")
-    result: dict[str, Any] = {"quick": a.quick, "fix_ivf_check": os.environ.get("BENCH_FIX_IVF") == "1"}
+    result: dict[str, Any] = {"quick": a.quick, "ivf_sweep": a.ivf_sweep}
     texts = []
     try:
         if not a.no_latency:
-            result["latency"], t = latency_part(work, sizes, a.queries)
+            result["latency"], t = latency_part(work, sizes, a.queries, a.ivf_sweep)
             texts.append(t)
         if not a.no_memory:
             result["memory"], t = memory_part(work, a.quick)
@@ -313,7 +344,7 @@ def main() -> int:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
     result["report"] = "\n".join(texts)
-    name = "scale" + ("-fixivf" if result["fix_ivf_check"] else "") + ("-quick" if a.quick else "")
+    name = "scale" + ("-quick" if a.quick else "")
     path = write_result(name, result)
     print(f"\nwritten: {path}")
     return 0
