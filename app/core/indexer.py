@@ -10,7 +10,6 @@ repairs the rest.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import queue
@@ -26,9 +25,10 @@ import pyarrow as pa
 from .chunking import Chunk, ChunkSpec, text_hash
 from .config import Settings
 from .embed import Embedder
+from .hashing import sha256_file
 from .manifest import EMPTY, FAILED, INDEXED, PENDING, SKIPPED, FileRecord, FileRow, Manifest, Root
 from .parse import skip_reason
-from .parsepool import ParseFailure, ParsePool
+from .parsepool import GONE, ParseFailure, ParsePool, os_reason
 from .paths import display
 from .scan import ScanEntry, Scanner, ScanProblem
 from .store import CHUNK_SCHEMA, Store, scan
@@ -38,21 +38,11 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[Progress], None]
 
-FLUSH_ROWS = 512  # chunk rows per LanceDB commit: few, large writes keep fragments few
+FLUSH_ROWS = 2048  # chunk rows per LanceDB commit: few, large writes keep fragments few
 FLUSH_SECONDS = 2.0  # ...but never hold parsed files back longer than this
 EMBED_QUEUE = 4096  # chunk texts buffered for the embedder; past this it re-reads the store
 TAKE = 1024  # chunk texts the embedder takes at once (one look-up of which have vectors)
 VECTOR_FLUSH = 2048  # vectors per commit to the vectors table
-
-
-def sha256_file(path: str, cancel: CancelToken | None = None) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-            if cancel is not None and cancel.cancelled:
-                break
-    return h.hexdigest()
 
 
 @dataclass
@@ -75,11 +65,14 @@ class _Job:
     file_id: int
     sha256: str
     is_new: bool
+    fresh: bool  # its id was reserved by this run, so no rows can exist under it yet
 
 
 @dataclass
 class _Batch:
     ids: list[int] = field(default_factory=list)
+    stale: list[int] = field(default_factory=list)  # ids that may have rows to replace
+    gone: list[int] = field(default_factory=list)  # files deleted since the scan
     rows: list[dict[str, object]] = field(default_factory=list)
     records: list[FileRecord] = field(default_factory=list)
     texts: list[tuple[str, str]] = field(default_factory=list)
@@ -420,13 +413,17 @@ class Indexer:
         missing = list(known.values())  # in the manifest, gone from disk
         self._commit_records(records)
 
-        # Hash what changed (threads: hashlib releases the GIL), to tell edits from touches and moves.
-        hashed: list[tuple[ScanEntry, int, FileRow | None, str]] = []
+        # Hash what changed (threads: hashlib releases the GIL), to tell edits from touches and
+        # moves. A new file can be a moved one only if a missing file had its size; any other
+        # new file is hashed by the parse worker that reads it anyway.
+        move_sizes = {r.size for r in missing if r.sha256 and r.status in (INDEXED, EMPTY)}
+        to_hash = [x for x in candidates if x[2] is not None or x[0].size in move_sizes]
+        hashes: dict[str, str] = {}
         fail_records: list[FileRecord] = []
-        if candidates:
-            emit(Progress("scan", files_total=len(candidates), message="checking changed files"))
+        if to_hash:
+            emit(Progress("scan", files_total=len(to_hash), message="checking changed files"))
             with ThreadPoolExecutor(2) as pool:
-                for (e, root_id, row), res in zip(candidates, _hash_all(candidates, pool, cancel), strict=True):
+                for (e, root_id, row), res in zip(to_hash, _hash_all(to_hash, pool, cancel), strict=True):
                     if cancel.cancelled:
                         return "cancelled"
                     if isinstance(res, FileNotFoundError):
@@ -435,11 +432,13 @@ class Indexer:
                         continue
                     if isinstance(res, OSError):
                         fail_records.append(FileRecord(e.path, root_id, e.size, e.mtime_ns, None, e.kind, FAILED,
-                                                       _os_reason(res)))
+                                                       os_reason(res)))
                         c.failed += 1
                         continue
-                    hashed.append((e, root_id, row, res))
+                    hashes[e.path] = res
         self._commit_records(fail_records)
+        hashed = [(e, root_id, row, hashes.get(e.path, "")) for e, root_id, row in candidates
+                  if e.path in hashes or not (row is not None or e.size in move_sizes)]
 
         # Touches: same content under the same path. Moves: a missing file's content at a new path.
         by_sha: dict[str, list[FileRow]] = {}
@@ -450,7 +449,9 @@ class Indexer:
         moves: list[tuple[FileRow, ScanEntry, int]] = []
         jobs: list[tuple[ScanEntry, int, FileRow | None, str]] = []
         for e, root_id, row, sha in hashed:
-            if row is not None and row.sha256 == sha and row.status in (INDEXED, EMPTY, FAILED, SKIPPED):
+            if not sha:  # new, and not a move: the parse worker hashes it
+                jobs.append((e, root_id, row, sha))
+            elif row is not None and row.sha256 == sha and row.status in (INDEXED, EMPTY, FAILED, SKIPPED):
                 touches.append((row.id, e.size, e.mtime_ns))
                 c.unchanged += 1
             elif row is None and by_sha.get(sha):
@@ -537,8 +538,10 @@ class Indexer:
         work: list[_Job] = []
         with self.manifest.transaction() as conn:
             for e, root_id, row, sha in jobs:
-                fid = row.id if row is not None else self.manifest.reserve(conn, e.path, root_id)
-                work.append(_Job(e, root_id, fid, sha, row is None or row.status == PENDING))
+                # A fresh id has no rows: rows left by an interrupted run were removed at its
+                # start (_recover), and a pending row from that run keeps its old id.
+                fid, fresh = (row.id, False) if row is not None else self.manifest.reserve(conn, e.path, root_id)
+                work.append(_Job(e, root_id, fid, sha, row is None or row.status == PENDING, fresh))
         total = len(work)
         done = 0
         batch = _Batch()
@@ -547,12 +550,18 @@ class Indexer:
         pool = ParsePool(spec, self.settings.index.worker_count(), self.settings.index.parse_timeout_s,
                          self.settings.index.parse_memory_mb)
         try:
-            for fid, outcome in pool.map(((j.file_id, j.entry.path) for j in work), cancel):
+            for fid, outcome in pool.map(((j.file_id, j.entry.path, not j.sha256) for j in work), cancel):
                 job = by_id[fid]
                 done += 1
+                if not job.fresh:
+                    batch.stale.append(fid)
                 e = job.entry
                 folder = roots[job.root_id].display if job.root_id in roots else ""
-                if isinstance(outcome, ParseFailure):
+                if isinstance(outcome, ParseFailure) and outcome.reason == GONE:
+                    batch.ids.append(fid)
+                    batch.gone.append(fid)  # deleted since the scan: as if never seen
+                    c.seen -= 1
+                elif isinstance(outcome, ParseFailure):
                     # Binary content under a text-like name is skipped, like any other non-document.
                     skipped = outcome.reason == "unsupported"
                     batch.ids.append(fid)
@@ -564,10 +573,12 @@ class Indexer:
                         c.failed += 1
                 else:
                     batch.ids.append(fid)
-                    self._add_rows(batch, fid, e, folder, outcome)
-                    batch.records.append(FileRecord(e.path, job.root_id, e.size, e.mtime_ns, job.sha256, e.kind,
-                                                    INDEXED if outcome else EMPTY,
-                                                    "" if outcome else "no text found", len(outcome)))
+                    chunks = outcome.chunks
+                    self._add_rows(batch, fid, e, folder, chunks)
+                    batch.records.append(FileRecord(e.path, job.root_id, e.size, e.mtime_ns,
+                                                    job.sha256 or outcome.sha256, e.kind,
+                                                    INDEXED if chunks else EMPTY,
+                                                    "" if chunks else "no text found", len(chunks)))
                     if job.is_new:
                         c.added += 1
                     else:
@@ -596,8 +607,11 @@ class Indexer:
         if not batch.ids:
             return
         rows = pa.Table.from_pylist(batch.rows, schema=CHUNK_SCHEMA) if batch.rows else None
-        self.store.replace_files(batch.ids, rows)  # 1. the rows
+        self.store.replace_files(batch.stale, rows)  # 1. the rows
         self._commit_records(batch.records)  # 2. then the manifest says so
+        if batch.gone:
+            with self.manifest.transaction() as conn:
+                self.manifest.forget(conn, batch.gone)
         self.store.ensure_fts()  # searchable by keyword from the first batch on
         c.chunks_written += len(batch.rows)
         if embed is not None:
@@ -649,14 +663,6 @@ def _try_hash(path: str, cancel: CancelToken) -> str | OSError:
         return sha256_file(path, cancel)
     except OSError as exc:
         return exc
-
-
-def _os_reason(exc: OSError) -> str:
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, IsADirectoryError):
-        return "is a folder"
-    return f"cannot read: {exc.strerror or exc}"
 
 
 def _mb(n: int) -> str:

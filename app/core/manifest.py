@@ -252,16 +252,17 @@ class Manifest:
     def all_files(self) -> list[FileRow]:
         return [self._file(r) for r in self._query(f"SELECT {self._FILE_COLS} FROM files")]
 
-    def reserve(self, conn: sqlite3.Connection, path: str, root_id: int) -> int:
-        """A 'pending' row (size -1 never matches the disk), so the file has an id for its chunks."""
+    def reserve(self, conn: sqlite3.Connection, path: str, root_id: int) -> tuple[int, bool]:
+        """A 'pending' row (size -1 never matches the disk), so the file has an id for its chunks.
+        Returns the id and whether the row is new (an existing row may own chunks)."""
         row = conn.execute("SELECT id FROM files WHERE path=?", (path_key(path),)).fetchone()
         if row:
             conn.execute("UPDATE files SET status=?, size=-1, root_id=? WHERE id=?", (PENDING, root_id, row[0]))
-            return int(row[0])
+            return int(row[0]), False
         cur = conn.execute(
             "INSERT INTO files (path, display, root_id, size, mtime_ns, status, updated_at)"
             " VALUES (?, ?, ?, -1, 0, ?, ?)", (path_key(path), display(path), root_id, PENDING, time.time()))
-        return int(cur.lastrowid or 0)
+        return int(cur.lastrowid or 0), True
 
     def record(self, conn: sqlite3.Connection, rec: FileRecord) -> int:
         conn.execute(

@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from .chunking import Chunk, ChunkSpec
+from .hashing import sha256_file
 from .types import CancelToken
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,14 @@ class ParseFailure:
     message: str  # one line for the user
 
 
-ParseOutcome = list[Chunk] | ParseFailure
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    chunks: list[Chunk]
+    sha256: str  # of the bytes the worker read, when the job asked for it; else ""
+
+
+ParseOutcome = Parsed | ParseFailure
+GONE = "gone"  # ParseFailure.reason of a file that vanished before it could be read
 
 
 def _limit_memory(mb: int) -> None:
@@ -54,7 +62,6 @@ def _worker_main(conn: Connection, spec: ChunkSpec, memory_mb: int, parser: str)
     import importlib
 
     from .chunking import Chunker
-    from .errors import ParseError
 
     module, _, name = parser.partition(":")
     parse_file = getattr(importlib.import_module(module), name)
@@ -66,22 +73,46 @@ def _worker_main(conn: Connection, spec: ChunkSpec, memory_mb: int, parser: str)
             return  # the parent went away
         if msg is None:
             return
-        job_id, path = msg
+        job_id, path, want_hash = msg
         try:
-            chunks = chunker.chunk(parse_file(path))
-            reply: tuple[Any, ...] = (job_id, "ok", [(c.chunk_no, c.text, c.page, c.heading) for c in chunks])
-        except ParseError as exc:
-            reply = (job_id, "error", exc.reason, exc.message)
-        except MemoryError:
-            reply = (job_id, "error", "too large", f"needs more than {memory_mb} MB of memory to parse")
-        except RecursionError:
-            reply = (job_id, "error", "damaged", "nested too deeply to parse")
-        except Exception as exc:  # a parser bug must cost one file, not the run
-            reply = (job_id, "error", "unreadable", f"parser failed: {type(exc).__name__}: {str(exc)[:160]}")
+            # Hashed here, not by the writer, when nothing needs the hash before parsing (a new
+            # file that cannot be a moved one): the writer's thread stays free, and it is in parallel.
+            sha = sha256_file(path) if want_hash else ""
+        except FileNotFoundError:
+            reply: tuple[Any, ...] = (job_id, "error", GONE, "the file was deleted before it could be read")
+        except OSError as exc:
+            reply = (job_id, "error", "unreadable", os_reason(exc))
+        else:
+            reply = _parse(job_id, path, sha, parse_file, chunker, memory_mb)
         try:
             conn.send(reply)
         except (OSError, ValueError):
             return
+
+
+def _parse(job_id: int, path: str, sha: str, parse_file: Any, chunker: Any, memory_mb: int) -> tuple[Any, ...]:
+    from .errors import ParseError
+
+    try:
+        chunks = chunker.chunk(parse_file(path))
+        reply: tuple[Any, ...] = (job_id, "ok", [(c.chunk_no, c.text, c.page, c.heading) for c in chunks], sha)
+    except ParseError as exc:
+        reply = (job_id, "error", exc.reason, exc.message)
+    except MemoryError:
+        reply = (job_id, "error", "too large", f"needs more than {memory_mb} MB of memory to parse")
+    except RecursionError:
+        reply = (job_id, "error", "damaged", "nested too deeply to parse")
+    except Exception as exc:  # a parser bug must cost one file, not the run
+        reply = (job_id, "error", "unreadable", f"parser failed: {type(exc).__name__}: {str(exc)[:160]}")
+    return reply
+
+
+def os_reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder"
+    return f"cannot read: {exc.strerror or exc}"
 
 
 class _Worker:
@@ -91,13 +122,17 @@ class _Worker:
                                 name="quire-parser")
         self.proc.start()
         child.close()
-        self.job: tuple[int, str] | None = None
+        # Jobs sent and not yet answered, oldest first; the worker is busy with the first one
+        # since ``started``. A second job waits in the pipe so the worker never idles while
+        # the writer stores the previous result.
+        self.jobs: deque[tuple[int, str, bool]] = deque()
         self.started = 0.0
 
-    def submit(self, job_id: int, path: str) -> None:
-        self.job = (job_id, path)
-        self.started = time.monotonic()
-        self.conn.send((job_id, path))
+    def submit(self, job_id: int, path: str, want_hash: bool) -> None:
+        if not self.jobs:
+            self.started = time.monotonic()
+        self.jobs.append((job_id, path, want_hash))
+        self.conn.send((job_id, path, want_hash))
 
     def kill(self) -> None:
         try:
@@ -134,8 +169,8 @@ class ParsePool:
             self._ctx = mp.get_context("forkserver")
             # Workers fork from a clean server that already imported the splitter, so a worker
             # killed for a timeout is replaced in milliseconds, not the seconds an import takes.
-            self._ctx.set_forkserver_preload(["app.core.chunking", "app.core.parse",
-                                              "llama_index.core.node_parser"])
+            self._ctx.set_forkserver_preload(["app.core.chunking", "app.core.parse", "app.core.hashing",
+                                              "tokenizers"])
         else:
             self._ctx = mp.get_context("spawn")
         self._workers: list[_Worker] = []
@@ -143,59 +178,75 @@ class ParsePool:
     def _spawn(self) -> _Worker:
         return _Worker(self._ctx, self.spec, self.memory_mb, self.parser)
 
-    def map(self, jobs: Iterable[tuple[Any, str]],
+    def map(self, jobs: Iterable[tuple[Any, str] | tuple[Any, str, bool]],
             cancel: CancelToken | None = None) -> Iterator[tuple[Any, ParseOutcome]]:
-        pending = deque(jobs)
+        """Jobs are (key, path) or (key, path, hash it too)."""
+        pending: deque[tuple[Any, str, bool]] = deque((j[0], j[1], len(j) > 2 and bool(j[2])) for j in jobs)
         keys: dict[int, Any] = {}
         next_id = 0
-        idle: list[_Worker] = []
-        busy: dict[Connection, _Worker] = {}
-        while pending or busy:
+        live: dict[Connection, _Worker] = {}  # workers of this map, by connection
+
+        def requeue(w: _Worker) -> None:
+            # Jobs queued behind the one that failed were never started: parse them elsewhere.
+            for job_id, path, want_hash in reversed(list(w.jobs)[1:]):
+                pending.appendleft((keys.pop(job_id), path, want_hash))
+
+        while pending or any(w.jobs for w in live.values()):
             if cancel is not None and cancel.cancelled:
-                for w in busy.values():
-                    w.kill()
-                    self._workers.remove(w)
+                for w in live.values():
+                    if w.jobs:
+                        w.kill()
+                        self._workers.remove(w)
                 return
-            while pending and (idle or len(self._workers) < self.n):
-                w = idle.pop() if idle else None
-                if w is None:
-                    w = self._spawn()
-                    self._workers.append(w)
-                key, path = pending.popleft()
-                keys[next_id] = key
-                try:
-                    w.submit(next_id, path)
-                except (OSError, ValueError):
-                    self._replace(w)
-                    yield key, ParseFailure("unreadable", "parser process could not start")
-                    continue
-                busy[w.conn] = w
-                next_id += 1
-            ready = wait(list(busy), timeout=0.1)
+            for depth in (1, 2):  # first give every worker a job, then a second one in its pipe
+                while pending and len(live) < self.n:
+                    w = next((x for x in self._workers if x.conn not in live), None) or self._spawn()
+                    live[w.conn] = w
+                for w in list(live.values()):
+                    if not pending:
+                        break
+                    if len(w.jobs) >= depth:
+                        continue
+                    key, path, want_hash = pending.popleft()
+                    keys[next_id] = key
+                    try:
+                        w.submit(next_id, path, want_hash)
+                    except (OSError, ValueError):
+                        keys.pop(next_id)
+                        requeue(w)
+                        del live[w.conn]
+                        self._replace(w)
+                        yield key, ParseFailure("unreadable", "parser process could not start")
+                        continue
+                    next_id += 1
+            busy = [c for c, w in live.items() if w.jobs]
+            ready = wait(busy, timeout=0.1) if busy else []
             for conn in ready:
-                w = busy.pop(conn)  # type: ignore[arg-type]
-                assert w.job is not None
-                job_id, path = w.job
+                w = live[conn]  # type: ignore[index]
+                job_id = w.jobs[0][0]
                 try:
                     msg = conn.recv()  # type: ignore[union-attr]
                 except (EOFError, OSError):
                     # The worker died: a crash in native code or the memory limit.
                     code = w.proc.exitcode
+                    requeue(w)
+                    del live[conn]  # type: ignore[arg-type]
                     self._replace(w)
                     yield keys.pop(job_id), ParseFailure(
                         "damaged", f"the parser crashed on this file (exit code {code})")
                     continue
-                w.job = None
-                idle.append(w)
+                w.jobs.popleft()
+                w.started = time.monotonic()
                 if msg[1] == "ok":
-                    yield keys.pop(job_id), [Chunk(n, t, p, h) for n, t, p, h in msg[2]]
+                    yield keys.pop(job_id), Parsed([Chunk(n, t, p, h) for n, t, p, h in msg[2]], msg[3])
                 else:
                     yield keys.pop(job_id), ParseFailure(msg[2], msg[3])
             now = time.monotonic()
-            for conn, w in list(busy.items()):
-                if w.job is not None and now - w.started > self.timeout_s:
-                    job_id, _ = w.job
-                    del busy[conn]
+            for conn, w in list(live.items()):
+                if w.jobs and now - w.started > self.timeout_s:
+                    job_id = w.jobs[0][0]
+                    requeue(w)
+                    del live[conn]
                     self._replace(w)
                     yield keys.pop(job_id), ParseFailure(
                         "timed out", f"parsing took longer than {self.timeout_s:g} s and was stopped")

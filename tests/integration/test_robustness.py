@@ -11,7 +11,7 @@ import pytest
 
 from app.core import indexer as indexer_mod
 from app.core.chunking import ChunkSpec
-from app.core.parsepool import ParseFailure, ParsePool
+from app.core.parsepool import ParseFailure, Parsed, ParsePool
 from tests.integration.conftest import chunk_rows, write
 
 PYPDF = "py-pdf"
@@ -87,19 +87,30 @@ def test_permission_denied_is_listed(tmp_path, open_lib, embedder):
 def test_file_vanishing_between_scan_and_read_is_not_an_error(tmp_path, open_lib, embedder, monkeypatch):
     d = tmp_path / "v"
     write(d / "stays.txt", "stays")
-    gone = write(d / "goes.txt", "goes away mid-run")
-    real = indexer_mod.sha256_file
-
-    def vanish(path, cancel=None):
-        if path == str(gone):
-            gone.unlink()
-        return real(path, cancel)
-
-    monkeypatch.setattr(indexer_mod, "sha256_file", vanish)
+    edited = write(d / "edited.txt", "first version")
     lib = open_lib()
-    r = lib.index([str(d)])
-    assert r.files_added == 1 and r.files_failed == 0
-    assert lib.status()["failed"] == []
+    lib.index([str(d)])
+    edited.write_text("second version, longer")
+    gone2 = write(d / "new-and-gone.txt", "here for the scan only")
+    real_scan = indexer_mod.Indexer._scan
+    real_hash = indexer_mod.sha256_file
+
+    def scan_then_delete(self, root, starts):
+        yield from real_scan(self, root, starts)
+        gone2.unlink()  # seen by the scan, deleted before its parse worker reads it
+
+    def hash_then_delete(path, cancel=None):
+        if path == str(edited):
+            edited.unlink()  # changed, then deleted while the writer hashes it
+        return real_hash(path, cancel)
+
+    monkeypatch.setattr(indexer_mod.Indexer, "_scan", scan_then_delete)
+    monkeypatch.setattr(indexer_mod, "sha256_file", hash_then_delete)
+    r = lib.index()
+    assert r.files_failed == 0 and r.files_added == 0 and r.files_removed == 1
+    st = lib.status()
+    assert st["failed"] == [] and st["files"] == {"indexed": 1}
+    assert {p for p, *_ in chunk_rows(lib)} == {str(d / "stays.txt")}
 
 
 def _pool(parser: str, timeout: float = 60, memory_mb: int = 2048) -> ParsePool:
@@ -113,7 +124,7 @@ def test_a_hanging_parser_is_stopped_and_the_rest_goes_on(tmp_path):
         out = dict(pool.map((str(f), str(f)) for f in files))
     assert isinstance(out[str(tmp_path / "hang.txt")], ParseFailure)
     assert out[str(tmp_path / "hang.txt")].reason == "timed out"
-    assert all(isinstance(out[str(f)], list) and out[str(f)] for f in files if "hang" not in f.name)
+    assert all(isinstance(out[str(f)], Parsed) and out[str(f)].chunks for f in files if "hang" not in f.name)
 
 
 def test_a_crashing_parser_costs_one_file(tmp_path):
@@ -121,7 +132,7 @@ def test_a_crashing_parser_costs_one_file(tmp_path):
     with _pool("tests.helpers.parsers:crash_on_marker") as pool:
         out = dict(pool.map((f.name, str(f)) for f in files))
     assert isinstance(out["crash.txt"], ParseFailure) and "crashed" in out["crash.txt"].message
-    assert all(isinstance(out[n], list) for n in ("a.txt", "b.txt", "c.txt"))
+    assert all(isinstance(out[n], Parsed) for n in ("a.txt", "b.txt", "c.txt"))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="memory caps need POSIX rlimits")
@@ -131,7 +142,7 @@ def test_a_memory_hog_is_capped(tmp_path):
         out = dict(pool.map((f.name, str(f)) for f in files))
     assert isinstance(out["hog.txt"], ParseFailure)
     assert out["hog.txt"].reason in ("too large", "damaged")
-    assert isinstance(out["a.txt"], list) and isinstance(out["b.txt"], list)
+    assert isinstance(out["a.txt"], Parsed) and isinstance(out["b.txt"], Parsed)
 
 
 def test_the_whole_eval_corpus_indexes_without_a_crash(tmp_path, eval_docs, open_lib, embedder):
