@@ -9,9 +9,11 @@ quoted into a filter to delete it.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -96,27 +98,70 @@ def _lance_errors(uri: str) -> Iterator[None]:
                                 "Run `quire rebuild --all` to build it again from your files.") from None
 
 
+_preload: threading.Thread | None = None
+_preload_lock = threading.Lock()
+
+
+def _preload_lancedb() -> None:
+    """Import lancedb on a thread: it takes over a second, which then overlaps the caller's
+    scanning and parsing. Not a daemon: an interpreter must not exit halfway through
+    importing native modules."""
+    global _preload
+    with _preload_lock:
+        if _preload is None and "lancedb" not in sys.modules:
+            _preload = threading.Thread(target=_import_lancedb, name="quire-import-lancedb")
+            _preload.start()
+
+
+def _import_lancedb() -> None:
+    try:
+        for name in ("lancedb", "lancedb.index", "lancedb.query"):
+            importlib.import_module(name)
+    except Exception:  # the first real use imports it again and reports why
+        log.debug("preloading lancedb failed", exc_info=True)
+
+
+def _lancedb() -> Any:
+    """The lancedb module. Every import of lancedb or its submodules comes after this: two
+    threads importing that package at once break on its circular imports."""
+    t = _preload
+    if t is not None and t is not threading.current_thread():
+        t.join()
+    import lancedb
+
+    return lancedb
+
+
 class Store:
     """One LanceDB connection. Writers must be the single indexer; readers may be many."""
 
     def __init__(self, uri: str | Path, chunks_table: str, vectors_table: str | None,
                  *, read_only: bool = False) -> None:
-        import lancedb
-
         self.uri = str(uri)
         self.chunks_name = chunks_table
         self.vectors_name = vectors_table
         self.read_only = read_only
         if not read_only and "://" not in self.uri:
             Path(self.uri).mkdir(parents=True, exist_ok=True)
-        with _lance_errors(self.uri):
-            # Every handle re-checks the latest version before a read, so readers in other
-            # processes (and other threads of this one) see each commit as soon as it lands.
-            self.db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
+        self._db: Any = None
         self._chunks: Any = None
         self._vectors: Any = None
         self._fts_ready = False
         self._open_lock = threading.RLock()  # the embedder thread and the writer open tables lazily
+        _preload_lancedb()
+
+    @property
+    def db(self) -> Any:
+        if self._db is None:
+            with self._open_lock:
+                if self._db is None:
+                    lancedb = _lancedb()
+                    with _lance_errors(self.uri):
+                        # Every handle re-checks the latest version before a read, so readers in
+                        # other processes (and other threads of this one) see each commit as soon
+                        # as it lands.
+                        self._db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0))
+        return self._db
 
     # --- tables --------------------------------------------------------------------------
 
@@ -274,6 +319,7 @@ class Store:
     _COLS = ["id", "path", "folder", "kind", "page", "heading", "text", "text_hash"]
 
     def fts_search(self, query: str, k: int, where: str | None = None) -> list[dict[str, Any]]:
+        _lancedb()
         from lancedb.query import MatchQuery
 
         tbl = self.chunks
@@ -339,6 +385,7 @@ class Store:
         tbl = self.chunks
         if self._fts_ready or tbl is None or self.read_only:
             return
+        _lancedb()
         from lancedb.index import FTS
 
         with _lance_errors(self.uri):
@@ -353,6 +400,7 @@ class Store:
         tbl = self.chunks
         if tbl is None or self.read_only:
             return
+        _lancedb()
         from lancedb.index import BTree
 
         with _lance_errors(self.uri):
@@ -382,6 +430,7 @@ class Store:
                     vt.create_index("text_hash", config=BTree(), replace=True, name="text_hash_idx")
                 nv = vt.count_rows()
                 if nv >= VECTOR_INDEX_MIN_ROWS and not self._has_vector_index(vt):
+                    _lancedb()
                     from lancedb.index import IvfPq
 
                     dim = vt.schema.field("vector").type.list_size
