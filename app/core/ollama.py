@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -166,6 +167,21 @@ def _watch(guard: _StreamGuard, cancel: CancelToken) -> None:
             return
 
 
+_tls: ssl.SSLContext | None = None
+_tls_lock = threading.Lock()
+
+
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every client of the process. httpx builds a new one per client by
+    default, loading the whole CA bundle each time (~40 ms holding the GIL, three times per
+    OllamaClient): enough to make the window stutter when a question starts."""
+    global _tls
+    with _tls_lock:
+        if _tls is None:
+            _tls = httpx.create_ssl_context()
+        return _tls
+
+
 class OllamaClient:
     """One Ollama server, as configured in ``[ollama]``. Thread-safe; share one per process."""
 
@@ -173,11 +189,12 @@ class OllamaClient:
         self.settings = settings
         self.url = settings.url.rstrip("/")
         timeout = httpx.Timeout(settings.timeout_s)
-        self._api = ollama.Client(host=self.url, timeout=timeout)
+        tls = _tls_context()
+        self._api = ollama.Client(host=self.url, timeout=timeout, verify=tls)
         probe_timeout = httpx.Timeout(min(settings.timeout_s, PROBE_TIMEOUT_S))
-        self._probe = ollama.Client(host=self.url, timeout=probe_timeout)
+        self._probe = ollama.Client(host=self.url, timeout=probe_timeout, verify=tls)
         self._streamer = ollama.Client(
-            host=self.url, timeout=timeout,
+            host=self.url, timeout=timeout, verify=tls,
             limits=httpx.Limits(max_keepalive_connections=0),  # a fresh socket per stream: see _StreamGuard
             event_hooks={"request": [self._on_request]},
         )
