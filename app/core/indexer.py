@@ -227,6 +227,7 @@ class Indexer:
         self.scanner = Scanner(settings.index)
         self._embed_worker: EmbedWorker | None = None
         self._background: EmbedWorker | None = None  # outlives runs in watch mode
+        self._low_priority = False  # watch mode: parse workers below normal priority
         self._bg_cancel = CancelToken()
         self.on_embed_progress: Callable[[int, int], None] = lambda done, left: None
 
@@ -301,6 +302,7 @@ class Indexer:
         outcome = "ok"
         note = ""
         vectors_wanted = self.settings.embedding.backend != "none"
+        self._low_priority = not wait_for_vectors
         if not wait_for_vectors and vectors_wanted:
             self.background_embedder()
         try:
@@ -548,7 +550,7 @@ class Indexer:
         by_id = {j.file_id: j for j in work}
         _, spec = self._prepare()
         pool = ParsePool(spec, self.settings.index.worker_count(), self.settings.index.parse_timeout_s,
-                         self.settings.index.parse_memory_mb)
+                         self.settings.index.parse_memory_mb, background=self._low_priority)
         try:
             for fid, outcome in pool.map(((j.file_id, j.entry.path, not j.sha256) for j in work), cancel):
                 job = by_id[fid]

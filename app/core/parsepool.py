@@ -20,6 +20,7 @@ from typing import Any
 
 from .chunking import Chunk, ChunkSpec
 from .hashing import sha256_file
+from .priority import lower_process_priority
 from .types import CancelToken
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,11 @@ def _limit_memory(mb: int) -> None:
 DEFAULT_PARSER = "app.core.parse:parse_file"
 
 
-def _worker_main(conn: Connection, spec: ChunkSpec, memory_mb: int, parser: str) -> None:
+def _worker_main(conn: Connection, spec: ChunkSpec, memory_mb: int, parser: str, background: bool) -> None:
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _limit_memory(memory_mb)
+    if background:
+        lower_process_priority()
     import importlib
 
     from .chunking import Chunker
@@ -116,9 +119,9 @@ def os_reason(exc: OSError) -> str:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, spec: ChunkSpec, memory_mb: int, parser: str) -> None:
+    def __init__(self, ctx: Any, spec: ChunkSpec, memory_mb: int, parser: str, background: bool) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, spec, memory_mb, parser), daemon=True,
+        self.proc = ctx.Process(target=_worker_main, args=(child, spec, memory_mb, parser, background), daemon=True,
                                 name="quire-parser")
         self.proc.start()
         child.close()
@@ -158,9 +161,11 @@ class ParsePool:
     """``map`` yields (key, outcome) as files finish, a few in flight at a time."""
 
     def __init__(self, spec: ChunkSpec, workers: int, timeout_s: float, memory_mb: int,
-                 parser: str = DEFAULT_PARSER) -> None:
-        """``parser`` is "module:function" (path -> sections), imported in each worker."""
+                 parser: str = DEFAULT_PARSER, background: bool = False) -> None:
+        """``parser`` is "module:function" (path -> sections), imported in each worker.
+        ``background``: workers run below normal priority (the watcher's work)."""
         self.spec = spec
+        self.background = background
         self.parser = parser
         self.n = max(1, workers)
         self.timeout_s = timeout_s
@@ -176,7 +181,7 @@ class ParsePool:
         self._workers: list[_Worker] = []
 
     def _spawn(self) -> _Worker:
-        return _Worker(self._ctx, self.spec, self.memory_mb, self.parser)
+        return _Worker(self._ctx, self.spec, self.memory_mb, self.parser, self.background)
 
     def map(self, jobs: Iterable[tuple[Any, str] | tuple[Any, str, bool]],
             cancel: CancelToken | None = None) -> Iterator[tuple[Any, ParseOutcome]]:

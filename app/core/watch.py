@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import Cancelled, UsageError
 from .paths import display, is_within
+from .priority import lower_thread_priority
 from .scan import Scanner
 from .types import CancelToken, IndexReport, Progress
 
@@ -420,6 +421,7 @@ class Watcher:
     # --- the writer thread -----------------------------------------------------------------------
 
     def _main(self) -> None:
+        lower_thread_priority()  # the window (and the user's other programs) come first
         last_health = last_poll = time.monotonic()
         try:
             self._arm_all(initial=True)

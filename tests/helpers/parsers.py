@@ -30,3 +30,8 @@ def hog_on_marker(path: str) -> list[Section]:
         while True:
             blocks.append(bytearray(256 * 1024 * 1024))
     return parse_file(path)
+
+
+def report_niceness(path: str) -> list[Section]:
+    """The worker's own scheduling priority, as the file's text."""
+    return [Section(f"niceness {os.getpriority(os.PRIO_PROCESS, 0)}", None)]

@@ -11,7 +11,7 @@ import pytest
 
 from app.core import indexer as indexer_mod
 from app.core.chunking import ChunkSpec
-from app.core.parsepool import ParseFailure, Parsed, ParsePool
+from app.core.parsepool import Parsed, ParseFailure, ParsePool
 from tests.integration.conftest import chunk_rows, write
 
 PYPDF = "py-pdf"
