@@ -31,7 +31,7 @@ from .parse import skip_reason
 from .parsepool import GONE, ParseFailure, ParsePool, os_reason
 from .paths import display
 from .scan import ScanEntry, Scanner, ScanProblem
-from .store import CHUNK_SCHEMA, Store, scan
+from .store import CHUNK_SCHEMA, Store, preload_lancedb, scan
 from .types import CancelToken, IndexReport, Progress
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ FLUSH_SECONDS = 2.0  # ...but never hold parsed files back longer than this
 EMBED_QUEUE = 4096  # chunk texts buffered for the embedder; past this it re-reads the store
 TAKE = 1024  # chunk texts the embedder takes at once (one look-up of which have vectors)
 VECTOR_FLUSH = 2048  # vectors per commit to the vectors table
+UPKEEP_DUE = "upkeep_due"  # manifest meta: a watcher's run wrote and left the full upkeep for later
 
 
 @dataclass
@@ -319,11 +320,17 @@ class Indexer:
             if cancel.cancelled:
                 outcome = "cancelled"
             else:
-                emit(Progress("compact", message="updating search indexes"))
                 full = paths is None  # the watcher's small runs leave the heavier upkeep to full runs
-                if full and (c.removed or c.changed or interrupted):
-                    self.store.orphan_vectors()
-                self.store.maintain(final=full)
+                wrote = bool(c.chunks_written or c.removed or c.moved or c.changed or c.added or c.failed or interrupted
+                             or (embedder_worker is not None and embedder_worker.embedded))
+                # A run that changed nothing leaves the store alone (it need not even be opened),
+                # unless an earlier run left the full upkeep for later.
+                if wrote or (full and self.manifest.get_meta(UPKEEP_DUE)):
+                    emit(Progress("compact", message="updating search indexes"))
+                    if full and (c.removed or c.changed or interrupted):
+                        self.store.orphan_vectors()
+                    self.store.maintain(final=full)
+                    self.manifest.set_meta(UPKEEP_DUE, not full)
         finally:
             embedder_worker = self._embed_worker
             if self._background is not None:
@@ -332,7 +339,8 @@ class Indexer:
                 complete = embedder_worker.error is None and not cancel.cancelled
             else:  # nothing was embedded this run: still complete if it was before and nothing was added
                 complete = bool(self.manifest.get_meta("vectors_complete")) and c.chunks_written == 0
-                if c.chunks_written == 0 and self.store.chunks is not None and self.store.count_chunks() == 0:
+                if (not complete and vectors_wanted and c.chunks_written == 0 and self.store.chunks is not None
+                        and self.store.count_chunks() == 0):
                     complete = True
             self.manifest.set_meta("vectors_complete", complete and vectors_wanted)
             if self._background is not None:
@@ -418,6 +426,8 @@ class Indexer:
         # Hash what changed (threads: hashlib releases the GIL), to tell edits from touches and
         # moves. A new file can be a moved one only if a missing file had its size; any other
         # new file is hashed by the parse worker that reads it anyway.
+        if candidates or missing:
+            preload_lancedb()  # this run will write: import the store's library meanwhile
         move_sizes = {r.size for r in missing if r.sha256 and r.status in (INDEXED, EMPTY)}
         to_hash = [x for x in candidates if x[2] is not None or x[0].size in move_sizes]
         hashes: dict[str, str] = {}

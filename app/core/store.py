@@ -102,10 +102,10 @@ _preload: threading.Thread | None = None
 _preload_lock = threading.Lock()
 
 
-def _preload_lancedb() -> None:
+def preload_lancedb() -> None:
     """Import lancedb on a thread: it takes over a second, which then overlaps the caller's
-    scanning and parsing. Not a daemon: an interpreter must not exit halfway through
-    importing native modules."""
+    hashing and parsing (the indexer calls this once it knows it will write). Not a daemon:
+    an interpreter must not exit halfway through importing native modules."""
     global _preload
     with _preload_lock:
         if _preload is None and "lancedb" not in sys.modules:
@@ -148,7 +148,6 @@ class Store:
         self._vectors: Any = None
         self._fts_ready = False
         self._open_lock = threading.RLock()  # the embedder thread and the writer open tables lazily
-        _preload_lancedb()
 
     @property
     def db(self) -> Any:

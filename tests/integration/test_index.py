@@ -63,6 +63,7 @@ def test_second_run_reads_nothing_and_embeds_nothing(corpus, open_lib, embedder,
 
     monkeypatch.setattr(indexer_mod, "sha256_file", no_reading)
     monkeypatch.setattr(parsepool.ParsePool, "map", no_reading)
+    monkeypatch.setattr(indexer_mod.Store, "maintain", no_reading)  # and leaves the store alone
     calls = embedder.calls
     r = lib.index()
     assert r.files_unchanged == first.files_seen and r.chunks_written == 0 and r.chunks_embedded == 0
