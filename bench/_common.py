@@ -252,8 +252,9 @@ def quire_cmd(embedder: str, *args: str) -> list[str]:
     return [QUIRE, *args]
 
 
-def quire_index(home: Path, embedder: str, *paths: str) -> dict[str, Any]:
-    r = run_measured(quire_cmd(embedder, "index", *paths, "--json"), env=quire_env(home, embedder))
+def quire_index(home: Path, embedder: str, *paths: str, settings: dict[str, str] | None = None) -> dict[str, Any]:
+    r = run_measured(quire_cmd(embedder, "index", *paths, "--json"), env={**quire_env(home, embedder),
+                                                                          **(settings or {})})
     r["report"] = json.loads(r["stdout"])
     return r
 

@@ -70,15 +70,16 @@ def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_quire(corpus: Path, work: Path, embedder: str, queries: Path, label: str,
-              repeat: int = 1) -> dict[str, Any]:
-    home = work / f"home-{label}"
+              repeat: int = 1, settings: dict[str, str] | None = None) -> dict[str, Any]:
+    """``settings``: extra QUIRE_* environment overrides for every command of this run."""
+    home = work / f"home-{label.replace(' ', '-').replace('/', '-')}"
     runs = []
     for i in range(repeat):
         print(f"  quire [{label}] index{f' (run {i + 1}/{repeat})' if repeat > 1 else ''} ...", flush=True)
         shutil.rmtree(home, ignore_errors=True)
-        runs.append(quire_index(home, embedder, str(corpus)))
+        runs.append(quire_index(home, embedder, str(corpus), settings=settings))
     idx = best_of(runs)
-    env = quire_env(home, embedder)
+    env = {**quire_env(home, embedder), **(settings or {})}
     qs = json.loads(queries.read_text())
     print(f"  quire [{label}] reopen (CLI search, fresh process) ...", flush=True)
     cli = run_measured(quire_cmd(embedder, "search", qs[0], "-k", "10", "--json"), env=env)
@@ -209,9 +210,14 @@ def main() -> int:
             li = run_llama(corpus, work, "zero", queries, "zero", repeat=a.repeat)
             qn = run_quire(corpus, work, "none", queries, "backend none", repeat=a.repeat)
             qz = run_quire(corpus, work, "zero", queries, "zero embedder", repeat=a.repeat)
-            result["zero"] = {"corpus": info, "llamaindex": li, "quire_none": qn, "quire_zero": qz}
+            # Same chunk size as LlamaIndex's default (possible without a model's limit): the
+            # pipelines compared chunk for chunk.
+            q1k = run_quire(corpus, work, "none", queries, "none, 1024/200", repeat=a.repeat,
+                            settings={"QUIRE_CHUNKING_CHUNK_SIZE": "1024", "QUIRE_CHUNKING_CHUNK_OVERLAP": "200"})
+            result["zero"] = {"corpus": info, "llamaindex": li, "quire_none": qn, "quire_zero": qz,
+                              "quire_none_1024": q1k}
             report.append(print_section(f"Zero-cost embedder — {info['files']:,} files, "
-                                        f"{info['bytes'] / 1e6:.1f} MB", li, [qn, qz]))
+                                        f"{info['bytes'] / 1e6:.1f} MB", li, [qn, qz, q1k]))
             shutil.rmtree(corpus, ignore_errors=True)
         if a.only in (None, "minilm"):
             corpus = work / "corpus-minilm"
