@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import pathspec
@@ -41,18 +42,40 @@ def build_ignore(settings: IndexSettings) -> pathspec.PathSpec:
     return pathspec.PathSpec.from_lines("gitignore", [*DEFAULT_IGNORE, *settings.ignore])
 
 
+def ignore_matcher(spec: pathspec.PathSpec) -> Callable[[str], bool]:
+    """``spec.match_file``, made fast for the usual case. pathspec tries each of the ~40 patterns
+    in turn (60% of a no-change run over 5,000 files); without negations ("!pattern") a path
+    is ignored when any pattern matches, which one alternation of them all answers at once."""
+    pats = [p for p in spec.patterns if getattr(p, "include", None) is not None]
+    regexes = [getattr(p, "regex", None) for p in pats]
+    if not all(p.include for p in pats) or any(r is None or r.flags & ~re.UNICODE for r in regexes):
+        return spec.match_file  # order matters with negations: let pathspec decide
+    if not regexes:
+        return lambda rel: False
+    combined = re.compile("|".join(f"(?:{r.pattern})" for r in regexes if r is not None))
+    return lambda rel: combined.search(rel) is not None
+
+
 class Scanner:
     def __init__(self, settings: IndexSettings) -> None:
         self.settings = settings
         self.ignore = build_ignore(settings)
+        self._ignored = ignore_matcher(self.ignore)
 
     def is_ignored(self, root: str, path: str, is_dir: bool = False) -> bool:
         """Whether ``path`` (inside ``root``) is skipped by the ignore rules or the hidden rule."""
-        rel = os.path.relpath(path, root) if path != root else os.path.basename(path)
-        rel = rel.replace(os.sep, "/")
-        if not self.settings.hidden and any(p.startswith(".") and p not in (".", "..") for p in rel.split("/")):
+        if path == root:
+            rel = os.path.basename(path)
+        elif path.startswith(root) and path[len(root):len(root) + 1] == os.sep:
+            rel = path[len(root) + 1:]
+        else:
+            rel = os.path.relpath(path, root)
+        if os.sep != "/":
+            rel = rel.replace(os.sep, "/")
+        if not self.settings.hidden and (rel.startswith(".") or "/." in rel) and \
+                any(p.startswith(".") and p not in (".", "..") for p in rel.split("/")):
             return True
-        return self.ignore.match_file(rel + "/" if is_dir else rel)
+        return self._ignored(rel + "/" if is_dir else rel)
 
     def walk(self, roots: Iterable[str]) -> Iterator[ScanEntry | ScanProblem]:
         for root in roots:

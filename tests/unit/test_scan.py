@@ -60,3 +60,20 @@ def test_a_single_file_root_and_a_missing_root(tmp_path):
     items = list(Scanner(IndexSettings()).walk([str(f), str(tmp_path / "gone")]))
     assert isinstance(items[0], ScanEntry) and items[0].path == str(f) and items[0].kind == "markdown"
     assert isinstance(items[1], ScanProblem) and "not found" in items[1].reason
+
+
+def test_fast_ignore_matcher_agrees_with_pathspec():
+    import itertools
+
+    import pathspec
+
+    from app.core.config import DEFAULT_IGNORE
+    from app.core.scan import ignore_matcher
+
+    names = ["a.txt", "x.swp", "~$doc.docx", ".#lock", "#auto#", "b.tmp", "lib.so", "notes.md", "deep"]
+    dirs = ["", "src/", ".git/", "node_modules/", "pkg/__pycache__/", "build/", "keep/"]
+    paths = [d + n for d, n in itertools.product(dirs, names)] + [d for d in dirs if d]
+    for extra in ([], ["build/", "*.log"], ["*.md", "!keep/notes.md"]):
+        spec = pathspec.PathSpec.from_lines("gitignore", [*DEFAULT_IGNORE, *extra])
+        fast = ignore_matcher(spec)
+        assert [fast(p) for p in paths] == [spec.match_file(p) for p in paths], extra
