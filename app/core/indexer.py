@@ -43,6 +43,7 @@ FLUSH_SECONDS = 2.0  # ...but never hold parsed files back longer than this
 EMBED_QUEUE = 4096  # chunk texts buffered for the embedder; past this it re-reads the store
 TAKE = 1024  # chunk texts the embedder takes at once (one look-up of which have vectors)
 VECTOR_FLUSH = 2048  # vectors per commit to the vectors table
+COMPACT_AFTER_REMOVING = 500  # files removed in one run: reclaim their rows' space at once
 UPKEEP_DUE = "upkeep_due"  # manifest meta: a watcher's run wrote and left the full upkeep for later
 
 
@@ -329,7 +330,7 @@ class Indexer:
                     emit(Progress("compact", message="updating search indexes"))
                     if full and (c.removed or c.changed or interrupted):
                         self.store.orphan_vectors()
-                    self.store.maintain(final=full)
+                    self.store.maintain(final=full, compact=c.removed >= COMPACT_AFTER_REMOVING)
                     self.manifest.set_meta(UPKEEP_DUE, not full)
         finally:
             embedder_worker = self._embed_worker
@@ -426,8 +427,6 @@ class Indexer:
         # Hash what changed (threads: hashlib releases the GIL), to tell edits from touches and
         # moves. A new file can be a moved one only if a missing file had its size; any other
         # new file is hashed by the parse worker that reads it anyway.
-        if candidates or missing:
-            preload_lancedb()  # this run will write: import the store's library meanwhile
         move_sizes = {r.size for r in missing if r.sha256 and r.status in (INDEXED, EMPTY)}
         to_hash = [x for x in candidates if x[2] is not None or x[0].size in move_sizes]
         hashes: dict[str, str] = {}
@@ -474,6 +473,8 @@ class Indexer:
             with self.manifest.transaction() as conn:
                 for fid, size, mtime in touches:
                     self.manifest.touch(conn, fid, size, mtime)
+        if jobs or moves or missing:
+            preload_lancedb()  # this run will write: import the store's library meanwhile
         moved_ids = {m[0].id for m in moves}
         missing = [r for r in missing if r.id not in moved_ids]
         jobs.extend(self._apply_moves(moves, c, roots))
@@ -651,7 +652,7 @@ class Indexer:
         self.manifest.remove_root(root.id)
         if ids:
             self.store.orphan_vectors()
-            self.store.maintain(final=True)
+            self.store.maintain(final=True, compact=True)
         return len(ids)
 
 

@@ -480,7 +480,7 @@ class Library:
                 if worker.error is not None:
                     raise worker.error
                 cancel.raise_if_cancelled()
-                store.maintain(final=True)
+                store.maintain(final=True, compact=True)
             report = IndexReport(files_seen=sum(self.manifest.counts().values()),
                                  chunks_embedded=worker.embedded if vectors else 0,
                                  seconds=time.monotonic() - t0)

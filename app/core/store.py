@@ -53,6 +53,11 @@ VECTOR_INDEX_MIN_ROWS = 100_000
 COMPACT_FRAGMENTS = 64
 # Rows not yet in the full-text index are scanned flat; fold them in past this many.
 FTS_FOLD_ROWS = 20_000
+# At the end of a run (``maintain(final=True)``) the bars are lower, but a run that changed a
+# file or two does not rewrite the table for one new fragment (compaction merges it with the
+# big ones: ~1 s for 30k rows), and a few hundred unindexed rows cost a flat scan of nothing.
+FINAL_COMPACT_FRAGMENTS = 8
+FINAL_FOLD_ROWS = 1_000
 # Old table versions are kept this long so readers in other processes finish their query.
 KEEP_VERSIONS = timedelta(minutes=10)
 
@@ -394,8 +399,9 @@ class Store:
                                                 ascii_folding=True), replace=True)
         self._fts_ready = True
 
-    def maintain(self, *, final: bool = True) -> None:
-        """Keep indexes current and fragments few. Cheap when nothing is due."""
+    def maintain(self, *, final: bool = True, compact: bool = False) -> None:
+        """Keep indexes current and fragments few. Cheap when nothing is due. ``compact``:
+        rewrite now anyway (after many deletions, whose rows stay on disk until then)."""
         tbl = self.chunks
         if tbl is None or self.read_only:
             return
@@ -418,7 +424,9 @@ class Store:
                 if t is None:
                     continue
                 fragments = fragment_count(t)
-                if final or fragments >= COMPACT_FRAGMENTS or (t is tbl and unindexed >= FTS_FOLD_ROWS):
+                frag_bar, fold_bar = (FINAL_COMPACT_FRAGMENTS, FINAL_FOLD_ROWS) if final else \
+                    (COMPACT_FRAGMENTS, FTS_FOLD_ROWS)
+                if compact or fragments >= frag_bar or (t is tbl and unindexed >= fold_bar):
                     # optimize(): compacts small fragments, folds new rows into every index
                     # incrementally (no full FTS rebuild) and drops versions past KEEP_VERSIONS.
                     t.optimize(cleanup_older_than=KEEP_VERSIONS)
