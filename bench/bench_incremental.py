@@ -30,6 +30,7 @@ with Quire's own chunker, its chunk texts embedded with the same model (after a 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -44,9 +45,12 @@ from _common import (
     M2V,
     MINILM,
     MINILM_NAME,
+    PY,
     make_mixed_corpus,
     median,
+    quire_env,
     quire_index,
+    run_measured,
     scifact_docs,
     secs,
     table,
@@ -92,12 +96,11 @@ def step(name: str, home: Path, embedder: str, corpus: Path | None = None) -> di
             "peak_rss_tree": r["peak_rss_tree"]}
 
 
-def run_one(corpus: Path, work: Path, embedder: str) -> dict[str, Any]:
-    home = work / f"home-{embedder}"
-    print(f"\n# embedder: {embedder}", flush=True)
+def run_steps(corpus: Path, embedder: str, run: Any) -> dict[str, Any]:
+    """The steps; ``run(name, first)`` runs one index pass and returns its figures."""
     steps: dict[str, Any] = {}
-    steps["first"] = step("first", home, embedder, corpus)
-    runs = [step("no change", home, embedder) for _ in range(3)]
+    steps["first"] = run("first", True)
+    runs = [run("no change", False) for _ in range(3)]
     steps["no_change"] = {**runs[len(runs) // 2], "all_wall_s": [r["wall_s"] for r in runs],
                           "all_internal_s": [r["internal_s"] for r in runs],
                           "wall_s": median([r["wall_s"] for r in runs]),
@@ -107,24 +110,68 @@ def run_one(corpus: Path, work: Path, embedder: str) -> dict[str, Any]:
     f_touch = files[len(files) // 3]
     st = f_touch.stat()
     os.utime(f_touch, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
-    steps["touch"] = step("touch", home, embedder)
+    steps["touch"] = run("touch", False)
     # one changed file: a new paragraph appended (a different abstract)
     f_change = files[len(files) // 2]
     extra = scifact_docs()[-1]
     with open(f_change, "a", encoding="utf-8") as fh:
         fh.write(f"\n\n{extra['title']}\n\n{extra['text']}\n")
     own_s, own_chunks = own_embedding_seconds(f_change, embedder)
-    steps["one_changed"] = step("one changed", home, embedder)
+    steps["one_changed"] = run("one changed", False)
     steps["one_changed"]["own_embedding_s"] = own_s
     steps["one_changed"]["own_chunks"] = own_chunks
     # rename
     f_move = files[len(files) // 4]
     f_move.rename(f_move.with_name("renamed-" + f_move.name))
-    steps["rename"] = step("rename", home, embedder)
+    steps["rename"] = run("rename", False)
     # delete
     files[(3 * len(files)) // 4].unlink()
-    steps["delete"] = step("delete", home, embedder)
+    steps["delete"] = run("delete", False)
     return steps
+
+
+def run_one(corpus: Path, work: Path, embedder: str) -> dict[str, Any]:
+    """Each step a fresh `quire index` process, as a user or a script runs it."""
+    home = work / f"home-{embedder}"
+    print(f"\n# embedder: {embedder}, a `quire index` process per step", flush=True)
+    return run_steps(corpus, embedder, lambda name, first: step(name, home, embedder, corpus if first else None))
+
+
+def run_in_process(corpus: Path, work: Path, embedder: str) -> dict[str, Any]:
+    """The same steps in one long-lived process, as `quire watch` and the window run them."""
+    home = work / f"home-session-{embedder}"
+    out = work / f"session-{embedder}.json"
+    print(f"\n# embedder: {embedder}, every step in one process", flush=True)
+    r = run_measured([PY, str(Path(__file__).resolve()), "--session-child", str(corpus), "--out", str(out),
+                      "--embedders", embedder], env=quire_env(home, embedder))
+    print(r["stdout"], end="", flush=True)
+    return json.loads(out.read_text())
+
+
+def session_child(corpus: Path, out: Path, embedder: str) -> None:
+    import _quire_driver
+
+    _quire_driver.patch_embedder()
+    from app.core.config import Paths, load_settings
+    from app.core.library import Library
+
+    paths = Paths.default()
+    lib = Library.open(paths, load_settings(paths), write=True)
+
+    def run(name: str, first: bool) -> dict[str, Any]:
+        t = time.perf_counter()
+        rep = lib.index([str(corpus)] if first else None).as_json()
+        wall = time.perf_counter() - t
+        print(f"  {name:<12} call {secs(wall):>9}  inside {secs(rep['seconds']):>9}  changed "
+              f"{rep['files_changed']} moved {rep['files_moved']} removed {rep['files_removed']} "
+              f"chunks written {rep['chunks_written']} embedded {rep['chunks_embedded']}", flush=True)
+        return {"step": name, "wall_s": wall, "internal_s": rep["seconds"], "report": rep}
+
+    try:
+        steps = run_steps(corpus, embedder, run)
+    finally:
+        lib.close()
+    out.write_text(json.dumps(steps))
 
 
 def checks(s: dict[str, Any]) -> dict[str, str]:
@@ -150,7 +197,12 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=5000)
     ap.add_argument("--embedders", default="none,m2v")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--session-child", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.session_child:
+        session_child(Path(a.session_child), Path(a.out), a.embedders)
+        return 0
     if a.quick:
         a.files = 500
     work = workdir("incremental")
@@ -158,36 +210,38 @@ def main() -> int:
     rows = []
     try:
         for emb in a.embedders.split(","):
-            corpus = work / f"corpus-{emb}"
-            info = make_mixed_corpus(corpus, a.files, 1, seed=3, unique=True, real=False)
-            result.setdefault("corpus", info)
-            s = run_one(corpus, work, emb)
-            c = checks(s)
-            result[emb] = {"steps": s, "checks": c}
-            first_w, first_i = s["first"]["wall_s"], s["first"]["internal_s"]
-            for key, label in (("first", "first run"), ("no_change", "no change (median of 3)"),
-                               ("touch", "one file touched"), ("one_changed", "one file changed"),
-                               ("rename", "one file renamed"), ("delete", "one file deleted")):
-                st = s[key]
-                rep = st["report"]
-                extra = ""
-                if key == "one_changed":
-                    extra = f"own embedding {secs(st['own_embedding_s'])} ({st['own_chunks']} chunks)"
-                rows.append([emb, label, secs(st["wall_s"]), f"{100 * st['wall_s'] / first_w:.2f}%",
-                             secs(st["internal_s"]), f"{100 * st['internal_s'] / first_i:.2f}%",
-                             f"{rep['chunks_written']:,}", f"{rep['chunks_embedded']:,}",
-                             f"+{rep['files_added']} ~{rep['files_changed']} >{rep['files_moved']} "
-                             f"-{rep['files_removed']}", c.get(key, ""), extra])
-            shutil.rmtree(corpus, ignore_errors=True)
+            for mode in ("process", "session"):
+                corpus = work / f"corpus-{emb}-{mode}"
+                info = make_mixed_corpus(corpus, a.files, 1, seed=3, unique=True, real=False)
+                result.setdefault("corpus", info)
+                s = run_one(corpus, work, emb) if mode == "process" else run_in_process(corpus, work, emb)
+                c = checks(s)
+                result[emb if mode == "process" else f"{emb}-session"] = {"steps": s, "checks": c}
+                first_w, first_i = s["first"]["wall_s"], s["first"]["internal_s"]
+                label_mode = "process per step" if mode == "process" else "one process"
+                for key, label in (("first", "first run"), ("no_change", "no change (median of 3)"),
+                                   ("touch", "one file touched"), ("one_changed", "one file changed"),
+                                   ("rename", "one file renamed"), ("delete", "one file deleted")):
+                    st = s[key]
+                    rep = st["report"]
+                    extra = ""
+                    if key == "one_changed":
+                        extra = f"own embedding {secs(st['own_embedding_s'])} ({st['own_chunks']} chunks)"
+                    rows.append([emb, label_mode, label, secs(st["wall_s"]), f"{100 * st['wall_s'] / first_w:.2f}%",
+                                 secs(st["internal_s"]), f"{100 * st['internal_s'] / first_i:.2f}%",
+                                 f"{rep['chunks_written']:,}", f"{rep['chunks_embedded']:,}",
+                                 f"+{rep['files_added']} ~{rep['files_changed']} >{rep['files_moved']} "
+                                 f"-{rep['files_removed']}", c.get(key, ""), extra])
+                shutil.rmtree(corpus, ignore_errors=True)
     finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
     info = result["corpus"]
     text = (f"\n## Incremental — {info['files']:,} files, {info['bytes'] / 1e6:.1f} MB\n\n"
-            + table(["embedder", "step", "wall", "% of first", "inside", "% of first", "chunks written",
+            + table(["embedder", "how", "step", "wall", "% of first", "inside", "% of first", "chunks written",
                      "embedded", "files +added ~changed >moved -removed", "check", "note"], rows))
     print(text)
-    nc = {e: result[e]["steps"] for e in a.embedders.split(",")}
+    nc = {e: result[e]["steps"] for e in result if isinstance(result[e], dict) and "steps" in result[e]}
     lines = []
     for e, s in nc.items():
         oc = s["one_changed"]
