@@ -45,6 +45,7 @@ TAKE = 1024  # chunk texts the embedder takes at once (one look-up of which have
 VECTOR_FLUSH = 2048  # vectors per commit to the vectors table
 COMPACT_AFTER_REMOVING = 500  # files removed in one run: reclaim their rows' space at once
 UPKEEP_DUE = "upkeep_due"  # manifest meta: a watcher's run wrote and left the full upkeep for later
+_WAKE = ("", "")  # put in the embed queue to wake its thread; never embedded
 
 
 @dataclass
@@ -132,6 +133,10 @@ class EmbedWorker:
 
     def finish(self) -> None:
         self.writer_done.set()
+        try:
+            self.q.put_nowait(_WAKE)  # the thread may be waiting on an empty queue: end that now
+        except queue.Full:
+            pass  # then it is not waiting
         while self._thread.is_alive():
             self._thread.join(0.2)
             if self.cancel.cancelled:
@@ -146,12 +151,13 @@ class EmbedWorker:
                 items.append(self.q.get_nowait())
         except queue.Empty:
             pass
-        return items
+        return [it for it in items if it is not _WAKE]
 
     def _run(self) -> None:
         try:
             while not self.cancel.cancelled:
-                items = self._take(TAKE, 0.2)
+                # Once the writer is done nothing more will come: do not wait for it.
+                items = self._take(TAKE, 0.0 if self.writer_done.is_set() else 0.2)
                 if items:
                     self.busy = True
                     self._embed(items)
