@@ -43,7 +43,6 @@ FLUSH_SECONDS = 2.0  # ...but never hold parsed files back longer than this
 EMBED_QUEUE = 4096  # chunk texts buffered for the embedder; past this it re-reads the store
 TAKE = 1024  # chunk texts the embedder takes at once (one look-up of which have vectors)
 VECTOR_FLUSH = 2048  # vectors per commit to the vectors table
-UPKEEP_EVERY_FLUSHES = 4  # during a run, see whether upkeep is due every this many commits
 COMPACT_AFTER_REMOVING = 500  # files removed in one run: reclaim their rows' space at once
 UPKEEP_DUE = "upkeep_due"  # manifest meta: a watcher's run wrote and left the full upkeep for later
 _WAKE = ("", "")  # put in the embed queue to wake its thread; never embedded
@@ -565,7 +564,6 @@ class Indexer:
         total = len(work)
         done = 0
         batch = _Batch()
-        flushes = 0
         by_id = {j.file_id: j for j in work}
         _, spec = self._prepare()
         pool = ParsePool(spec, self.settings.index.worker_count(), self.settings.index.parse_timeout_s,
@@ -607,11 +605,6 @@ class Indexer:
                 if len(batch.rows) >= FLUSH_ROWS or time.monotonic() - batch.since > FLUSH_SECONDS:
                     self._flush(batch, c, embed)
                     batch = _Batch()
-                    flushes += 1
-                    if flushes % UPKEEP_EVERY_FLUSHES == 0:
-                        # Fold new rows into the full-text index as the run goes (when enough are
-                        # waiting): memory stays bounded, where one fold at the end grew with the run.
-                        self.store.maintain(final=False)
                 emit(Progress("parse", files_done=done, files_total=total, chunks_written=c.chunks_written,
                               chunks_embedded=embed.embedded if embed else 0, current=display(e.path)))
             self._flush(batch, c, embed)
