@@ -72,7 +72,8 @@ def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def run_quire(corpus: Path, work: Path, embedder: str, queries: Path, label: str,
               repeat: int = 1, settings: dict[str, str] | None = None) -> dict[str, Any]:
     """``settings``: extra QUIRE_* environment overrides for every command of this run."""
-    home = work / f"home-{label.replace(' ', '-').replace('/', '-')}"
+    slug = label.replace(" ", "-").replace("/", "-").replace(",", "")
+    home = work / f"home-{slug}"
     runs = []
     for i in range(repeat):
         print(f"  quire [{label}] index{f' (run {i + 1}/{repeat})' if repeat > 1 else ''} ...", flush=True)
@@ -84,7 +85,7 @@ def run_quire(corpus: Path, work: Path, embedder: str, queries: Path, label: str
     print(f"  quire [{label}] reopen (CLI search, fresh process) ...", flush=True)
     cli = run_measured(quire_cmd(embedder, "search", qs[0], "-k", "10", "--json"), env=env)
     print(f"  quire [{label}] reopen + 20 queries in one process ...", flush=True)
-    out = work / f"reopen-{label}.json"
+    out = work / f"reopen-{slug}.json"
     ro = run_measured([PY, str(BENCH / "_quire_driver.py"), "reopen", "--queries", str(queries),
                        "--k", "10", "--out", str(out)], env=env)
     r = json.loads(out.read_text())
