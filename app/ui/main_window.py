@@ -147,6 +147,8 @@ class MainWindow(QMainWindow):
         sb.addWidget(self.status_backlog)
         sb.addPermanentWidget(self.status_mode)
         sb.addPermanentWidget(self.status_rebuild)
+        self._backlog_shown = False
+        sb.messageChanged.connect(self._status_message)
         self._set_ollama_status(None)
         self.status_index.setText("Opening the library…")
 
@@ -409,7 +411,15 @@ class MainWindow(QMainWindow):
         self.status_backlog.setText(f"Embedder catching up ({left:,} chunks left)")
         self.status_backlog.setToolTip("Vectors for new chunks are being computed; until then those chunks are "
                                        "found by keywords only.")
-        self.status_backlog.setVisible(left > 0)
+        self._backlog_shown = left > 0
+        if not self.statusBar().currentMessage():
+            # While a message is up the status bar hides its normal widgets; showing one now
+            # would draw it over the message. _status_message applies it when the message ends.
+            self.status_backlog.setVisible(self._backlog_shown)
+
+    def _status_message(self, text: str) -> None:
+        if not text:  # the status bar just re-showed every normal widget it had hidden
+            self.status_backlog.setVisible(self._backlog_shown)
 
     def _progress(self, p: Progress) -> None:
         self._indexing = p.phase != "done"

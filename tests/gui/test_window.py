@@ -317,3 +317,17 @@ def test_pyside_signals_do_not_leak_references() -> None:
     for _ in range(200):
         e.fired.emit(1)
     assert sys.getrefcount(True) >= before - 5
+
+
+def test_status_bar_messages_never_draw_over_the_embedder_line(qtbot: Any, make_window: Any) -> None:
+    w = make_window()
+    sb = w.statusBar()
+    sb.showMessage("Added 1 item; indexing starts now.")
+    w._set_backlog(47)
+    assert not w.status_backlog.isVisible()  # the message has the space
+    sb.clearMessage()
+    assert w.status_backlog.isVisible() and "47 chunks left" in w.status_backlog.text()
+    sb.showMessage("Settings saved.")
+    w._set_backlog(0)
+    sb.clearMessage()
+    assert not w.status_backlog.isVisible()  # caught up while the message was up: stays hidden
