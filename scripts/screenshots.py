@@ -232,6 +232,7 @@ def main() -> int:
         if turn.sources:
             window.sources.select(turn.sources[0].n)
         window.conversation.edit.setFocus()
+        window.statusBar().clearMessage()  # the steady status line, not "Added 1 item…"
         shoot(app, window, "answer")
 
         fake.stop()
