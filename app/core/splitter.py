@@ -3,7 +3,7 @@
 The same recipe as llama-index's ``SentenceSplitter`` (split only the pieces that are too
 big, at the strongest boundary available, then merge pieces greedily up to the budget and
 start each chunk with the previous one's last pieces as overlap), written for speed: it was
-90% of indexing time with a cheap embedder (bench/README.md, "Why Quire has its own
+most of indexing time with a cheap embedder (bench/README.md, "Why Quire has its own
 splitter"). Every piece keeps its trailing whitespace, so a chunk is an exact slice of the
 section's text, and a piece's token count is computed once.
 """
