@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,9 @@ SHARED = Path(os.environ.get("QUIRE_SHARED", REPO.parent / "shared"))
 QUIRE = REPO / ".venv" / "bin" / "quire"
 HASH_ENV = "QUIRE_BENCH_HASH_EMBEDDER"
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
+from _common import mb, pct, secs, table  # noqa: E402
 
 # --- helpers -------------------------------------------------------------------------------------
 
@@ -130,33 +132,6 @@ def wait_quiet(max_wait: float = 180.0, threshold: float = 0.3) -> float:
         time.sleep(1.0)
         quiet = quiet + 1 if _busy_cpu_s() - b0 < threshold else 0
     return time.perf_counter() - t0
-
-
-def pct(values: Sequence[float], p: float) -> float:
-    s = sorted(values)
-    k = (len(s) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def secs(s: float) -> str:
-    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
-
-
-def mb(n: float) -> str:
-    return f"{n / 1024 / 1024:,.0f} MB"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(c) for c in headers]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = []
-    for n, r in enumerate(cells):
-        lines.append("| " + " | ".join(c.ljust(widths[i]) for i, c in enumerate(r)) + " |")
-        if n == 0:
-            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
 
 
 class TreeCPU:
