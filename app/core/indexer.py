@@ -434,8 +434,14 @@ class Indexer:
         # moves. A new file can be a moved one only if a missing file had its size; any other
         # new file is hashed by the parse worker that reads it anyway.
         move_sizes = {r.size for r in missing if r.sha256 and r.status in (INDEXED, EMPTY)}
-        to_hash = [x for x in candidates if x[2] is not None or x[0].size in move_sizes]
-        hashes: dict[str, str] = {}
+        to_hash: list[tuple[ScanEntry, int, FileRow | None]] = []
+        hash_later: list[tuple[ScanEntry, int, FileRow | None, str]] = []
+        for e, root_id, row in candidates:
+            if row is not None or e.size in move_sizes:
+                to_hash.append((e, root_id, row))
+            else:
+                hash_later.append((e, root_id, row, ""))
+        hashed: list[tuple[ScanEntry, int, FileRow | None, str]] = []
         fail_records: list[FileRecord] = []
         if to_hash:
             emit(Progress("scan", files_total=len(to_hash), message="checking changed files"))
@@ -452,10 +458,8 @@ class Indexer:
                                                        os_reason(res)))
                         c.failed += 1
                         continue
-                    hashes[e.path] = res
+                    hashed.append((e, root_id, row, res))
         self._commit_records(fail_records)
-        hashed = [(e, root_id, row, hashes.get(e.path, "")) for e, root_id, row in candidates
-                  if e.path in hashes or not (row is not None or e.size in move_sizes)]
 
         # Touches: same content under the same path. Moves: a missing file's content at a new path.
         by_sha: dict[str, list[FileRow]] = {}
@@ -464,11 +468,9 @@ class Indexer:
                 by_sha.setdefault(row.sha256, []).append(row)
         touches: list[tuple[int, int, int]] = []
         moves: list[tuple[FileRow, ScanEntry, int]] = []
-        jobs: list[tuple[ScanEntry, int, FileRow | None, str]] = []
+        jobs: list[tuple[ScanEntry, int, FileRow | None, str]] = hash_later  # the parse workers hash these
         for e, root_id, row, sha in hashed:
-            if not sha:  # new, and not a move: the parse worker hashes it
-                jobs.append((e, root_id, row, sha))
-            elif row is not None and row.sha256 == sha and row.status in (INDEXED, EMPTY, FAILED, SKIPPED):
+            if row is not None and row.sha256 == sha and row.status in (INDEXED, EMPTY, FAILED, SKIPPED):
                 touches.append((row.id, e.size, e.mtime_ns))
                 c.unchanged += 1
             elif row is None and by_sha.get(sha):
