@@ -126,15 +126,14 @@ def _import_lancedb() -> None:
         log.debug("preloading lancedb failed", exc_info=True)
 
 
-def _lancedb() -> Any:
-    """The lancedb module. Every import of lancedb or its submodules comes after this: two
-    threads importing that package at once break on its circular imports."""
+def _lancedb(submodule: str = "") -> Any:
+    """lancedb, or one of its submodules ("index", "query"). Every use of lancedb goes through
+    this: it waits for the preload, since two threads importing that package at once break on
+    its circular imports."""
     t = _preload
     if t is not None and t is not threading.current_thread():
         t.join()
-    import lancedb
-
-    return lancedb
+    return importlib.import_module(f"lancedb.{submodule}" if submodule else "lancedb")
 
 
 class Store:
@@ -323,9 +322,7 @@ class Store:
     _COLS = ["id", "path", "folder", "kind", "page", "heading", "text", "text_hash"]
 
     def fts_search(self, query: str, k: int, where: str | None = None) -> list[dict[str, Any]]:
-        _lancedb()
-        from lancedb.query import MatchQuery
-
+        MatchQuery = _lancedb("query").MatchQuery
         tbl = self.chunks
         if tbl is None or not query.strip():
             return []
@@ -389,9 +386,7 @@ class Store:
         tbl = self.chunks
         if self._fts_ready or tbl is None or self.read_only:
             return
-        _lancedb()
-        from lancedb.index import FTS
-
+        FTS = _lancedb("index").FTS
         with _lance_errors(self.uri):
             if tbl.count_rows() == 0:
                 return
@@ -405,9 +400,7 @@ class Store:
         tbl = self.chunks
         if tbl is None or self.read_only:
             return
-        _lancedb()
-        from lancedb.index import BTree
-
+        BTree = _lancedb("index").BTree
         with _lance_errors(self.uri):
             n = tbl.count_rows()
             if n == 0:
@@ -437,9 +430,7 @@ class Store:
                     vt.create_index("text_hash", config=BTree(), replace=True, name="text_hash_idx")
                 nv = vt.count_rows()
                 if nv >= VECTOR_INDEX_MIN_ROWS and not self._has_vector_index(vt):
-                    _lancedb()
-                    from lancedb.index import IvfPq
-
+                    IvfPq = _lancedb("index").IvfPq
                     dim = vt.schema.field("vector").type.list_size
                     vt.create_index("vector", config=IvfPq(distance_type="cosine",
                                                             num_partitions=max(16, int(nv ** 0.5)),
