@@ -26,7 +26,7 @@ from .chunking import Chunk, ChunkSpec, text_hash
 from .config import Settings
 from .embed import Embedder
 from .hashing import sha256_file
-from .manifest import EMPTY, FAILED, INDEXED, PENDING, SKIPPED, FileRecord, FileRow, Manifest, Root
+from .manifest import EMPTY, FAILED, INDEXED, PENDING, SKIPPED, FileRecord, FileRow, FileStat, Manifest, Root
 from .parse import skip_reason
 from .parsepool import GONE, ParseFailure, ParsePool, os_reason
 from .paths import display
@@ -372,7 +372,7 @@ class Indexer:
         notes: list[str] = []
         disk: dict[str, tuple[ScanEntry, int]] = {}
         problems: list[tuple[ScanProblem, int]] = []
-        known: dict[str, FileRow] = {}
+        known: dict[str, FileStat] = {}
         limit = _collapse(os.path.abspath(p) for p in only) if only is not None else None
         for root in roots:
             starts = [root.path] if limit is None else [p for p in limit if _under(p, root.path)]
@@ -381,9 +381,9 @@ class Indexer:
             if not starts:
                 continue
             whole = starts == [root.path]
-            for row in self.manifest.files_of_root(root.id):
-                if whole or _has_ancestor_in(row.path, starts):
-                    known[row.path] = row
+            for path, st in self.manifest.stats_of_root(root.id):
+                if whole or _has_ancestor_in(path, starts):
+                    known[path] = st
             found = 0
             for item in self._scan(root, starts):
                 if cancel.cancelled:
@@ -409,25 +409,33 @@ class Indexer:
         c.seen = len(disk)
 
         # What differs from the manifest, by size and mtime alone: no file is read here.
-        candidates: list[tuple[ScanEntry, int, FileRow | None]] = []
-        records: list[FileRecord] = []
+        changed: list[tuple[ScanEntry, int, FileStat | None]] = []
         for path, (e, root_id) in disk.items():
-            row = known.pop(path, None)
-            if row is not None and row.status != PENDING and row.size == e.size and row.mtime_ns == e.mtime_ns:
+            st = known.pop(path, None)
+            if st is not None and st.status != PENDING and st.size == e.size and st.mtime_ns == e.mtime_ns:
                 c.unchanged += 1
                 continue
+            changed.append((e, root_id, st))
+        problem_rows = [(p, root_id, known.pop(p.path, None)) for p, root_id in problems]
+        # Whole manifest rows only for what differs (and what is gone).
+        rows = self.manifest.files_by_id([st.id for _, _, st in changed if st is not None]
+                                         + [st.id for _, _, st in problem_rows if st is not None]
+                                         + [st.id for st in known.values()])
+        candidates: list[tuple[ScanEntry, int, FileRow | None]] = []
+        records: list[FileRecord] = []
+        for e, root_id, st in changed:
             reason = self._skip_reason(e)
             if reason is not None:
-                records.append(FileRecord(path, root_id, e.size, e.mtime_ns, None, e.kind, SKIPPED, reason))
+                records.append(FileRecord(e.path, root_id, e.size, e.mtime_ns, None, e.kind, SKIPPED, reason))
                 c.skipped += 1
                 continue
-            candidates.append((e, root_id, row))
-        for p, root_id in problems:
-            row = known.pop(p.path, None)
+            candidates.append((e, root_id, rows.get(st.id) if st is not None else None))
+        for p, root_id, st in problem_rows:
+            row = rows.get(st.id) if st is not None else None
             if row is None or row.status != FAILED or row.reason != p.reason:
                 records.append(FileRecord(p.path, root_id, -2, 0, None, None, FAILED, p.reason))
                 c.failed += 1
-        missing = list(known.values())  # in the manifest, gone from disk
+        missing = [rows[st.id] for st in known.values() if st.id in rows]  # in the manifest, gone from disk
         self._commit_records(records)
 
         # Hash what changed (threads: hashlib releases the GIL), to tell edits from touches and

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import StoreCorruptError, StoreError, StoreLockedError
 from .paths import display, from_key, path_key
@@ -84,6 +84,17 @@ class FileRow:
     status: str
     reason: str
     chunks: int
+
+
+class FileStat(NamedTuple):
+    """The part of a manifest row that tells whether a file changed: a third of the cost of
+    loading a whole ``FileRow``, which matters when a run finds 5,000 files unchanged."""
+
+    id: int
+    root_id: int
+    size: int
+    mtime_ns: int
+    status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +249,21 @@ class Manifest:
     def files_of_root(self, root_id: int) -> Iterator[FileRow]:
         for r in self._query(f"SELECT {self._FILE_COLS} FROM files WHERE root_id=?", (root_id,)):
             yield self._file(r)
+
+    def stats_of_root(self, root_id: int) -> Iterator[tuple[str, FileStat]]:
+        for r in self._query("SELECT path, id, root_id, size, mtime_ns, status FROM files WHERE root_id=?",
+                             (root_id,)):
+            yield from_key(r[0]), FileStat(r[1], r[2], r[3], r[4], r[5])
+
+    def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRow]:
+        out: dict[int, FileRow] = {}
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            marks = ",".join("?" * len(part))
+            for r in self._query(f"SELECT {self._FILE_COLS} FROM files WHERE id IN ({marks})", part):
+                out[r[0]] = self._file(r)
+        return out
 
     def file(self, path: str) -> FileRow | None:
         rows = self._query(f"SELECT {self._FILE_COLS} FROM files WHERE path=?", (path_key(path),))

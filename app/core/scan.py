@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pathspec
 
 from .config import DEFAULT_IGNORE, IndexSettings
-from .parse import kind_of
+from .parse import kind_of_name
 from .paths import display, is_within
 
 
@@ -42,17 +42,28 @@ def build_ignore(settings: IndexSettings) -> pathspec.PathSpec:
     return pathspec.PathSpec.from_lines("gitignore", [*DEFAULT_IGNORE, *settings.ignore])
 
 
+# What pathspec puts before a pattern without a slash: "at the start, or after any slash".
+_ANYWHERE = "^(?:.+/)?"
+
+
 def ignore_matcher(spec: pathspec.PathSpec) -> Callable[[str], bool]:
     """``spec.match_file``, made fast for the usual case. pathspec tries each of the ~40 patterns
     in turn (60% of a no-change run over 5,000 files); without negations ("!pattern") a path
-    is ignored when any pattern matches, which one alternation of them all answers at once."""
+    is ignored when any pattern matches, which one regular expression answers at once. The
+    patterns that may match at any depth share one ``(?:^|/)`` prefix instead of each trying
+    ``(?:.+/)?`` at every slash (2.5x faster per path)."""
     pats = [p for p in spec.patterns if getattr(p, "include", None) is not None]
     regexes = [getattr(p, "regex", None) for p in pats]
     if not all(p.include for p in pats) or any(r is None or r.flags & ~re.UNICODE for r in regexes):
         return spec.match_file  # order matters with negations: let pathspec decide
     if not regexes:
         return lambda rel: False
-    combined = re.compile("|".join(f"(?:{r.pattern})" for r in regexes if r is not None))
+    sources = [r.pattern for r in regexes if r is not None]
+    anywhere = [s[len(_ANYWHERE):] for s in sources if s.startswith(_ANYWHERE)]
+    rest = [f"(?:{s})" for s in sources if not s.startswith(_ANYWHERE)]
+    if anywhere:
+        rest.insert(0, "(?:^|/)(?:" + "|".join(anywhere) + ")")
+    combined = re.compile("|".join(rest))
     return lambda rel: combined.search(rel) is not None
 
 
@@ -95,9 +106,14 @@ class Scanner:
             return
         real_root = os.path.realpath(root)
         seen_dirs: set[tuple[int, int]] = {(st.st_dev, st.st_ino)}
-        stack = [root]
+        skip_hidden = not self.settings.hidden
+        ignored = self._ignored
+        # Each folder carries its path relative to the root ("a/b/"), so the ignore rules see
+        # the same relative path as ``is_ignored`` builds, without re-deriving it per file.
+        # Hidden folders are never entered, so only an entry's own name can make it hidden.
+        stack = [(root, "")]
         while stack:
-            d = stack.pop()
+            d, rel_dir = stack.pop()
             try:
                 with os.scandir(d) as it:
                     entries = sorted(it, key=lambda e: e.name)
@@ -106,6 +122,7 @@ class Scanner:
                 continue
             for e in entries:
                 path = e.path
+                name = e.name
                 try:
                     is_link = e.is_symlink()
                     if is_link:
@@ -127,22 +144,25 @@ class Scanner:
                     else:
                         yield ScanProblem(path, root, _os_reason(exc))
                     continue
+                if skip_hidden and name.startswith("."):
+                    continue
+                rel = rel_dir + name
                 if stat.S_ISDIR(est.st_mode):
-                    if self.is_ignored(root, path, is_dir=True):
+                    if ignored(rel + "/"):
                         continue
                     key = (est.st_dev, est.st_ino)
                     if key in seen_dirs:
                         continue  # a loop or a second way into a folder already walked
                     seen_dirs.add(key)
-                    stack.append(path)
+                    stack.append((path, rel + "/"))
                 elif stat.S_ISREG(est.st_mode):
-                    if self.is_ignored(root, path):
+                    if ignored(rel):
                         continue
-                    yield self._entry(path, root, est)
+                    yield ScanEntry(path, est.st_size, est.st_mtime_ns, root, kind_of_name(name))
                 # sockets, fifos, devices: never read
 
     def _entry(self, path: str, root: str, st: os.stat_result) -> ScanEntry:
-        return ScanEntry(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, root=root, kind=kind_of(path))
+        return ScanEntry(path, st.st_size, st.st_mtime_ns, root, kind_of_name(os.path.basename(path)))
 
 
 def _os_reason(exc: OSError) -> str:

@@ -70,10 +70,13 @@ def test_fast_ignore_matcher_agrees_with_pathspec():
     from app.core.config import DEFAULT_IGNORE
     from app.core.scan import ignore_matcher
 
-    names = ["a.txt", "x.swp", "~$doc.docx", ".#lock", "#auto#", "b.tmp", "lib.so", "notes.md", "deep"]
-    dirs = ["", "src/", ".git/", "node_modules/", "pkg/__pycache__/", "build/", "keep/"]
+    names = ["a.txt", "x.swp", "~$doc.docx", ".#lock", "#auto#", "b.tmp", "lib.so", "notes.md", "deep", "top.txt",
+             "x.so.txt", "gen"]
+    dirs = ["", "src/", ".git/", "node_modules/", "pkg/__pycache__/", "build/", "keep/", "docs/", "docs/gen/",
+            "src/a/tmp/", "x.swp/", "my.git/", "a/b/"]
     paths = [d + n for d, n in itertools.product(dirs, names)] + [d for d in dirs if d]
-    for extra in ([], ["build/", "*.log"], ["*.md", "!keep/notes.md"]):
+    for extra in ([], ["build/", "*.log"], ["*.md", "!keep/notes.md"],
+                  ["/top.txt", "docs/*.md", "**/gen/**", "src/**/tmp", "a/b/", "*.so.*"]):
         spec = pathspec.PathSpec.from_lines("gitignore", [*DEFAULT_IGNORE, *extra])
         fast = ignore_matcher(spec)
         assert [fast(p) for p in paths] == [spec.match_file(p) for p in paths], extra

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from app.core.errors import ParseError, UnreadableFile, UnsupportedFile
 
-__all__ = ["SUPPORTED_KINDS", "Section", "kind_of", "parse_file"]
+__all__ = ["SUPPORTED_KINDS", "Section", "kind_of", "kind_of_name", "parse_file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,10 @@ del _exts, _reason, _e
 
 
 def _extension(path: str) -> str:
-    name = os.path.basename(path)
+    return _name_extension(os.path.basename(path))
+
+
+def _name_extension(name: str) -> str:
     dot = name.rfind(".")
     return name[dot + 1:].lower() if dot > 0 else ""  # ".bashrc" has no extension
 
@@ -123,7 +126,12 @@ def kind_of(path: str) -> str | None:
     One of SUPPORTED_KINDS; ``None`` for a known non-text binary (image, archive, ...);
     ``"text?"`` for an unknown or missing extension, which parse_file sniffs.
     """
-    ext = _extension(os.fspath(path))
+    return kind_of_name(os.path.basename(os.fspath(path)))
+
+
+def kind_of_name(name: str) -> str | None:
+    """``kind_of`` for a bare file name (the scanner has it without splitting the path)."""
+    ext = _name_extension(name)
     hit = _EXTENSIONS.get(ext)
     if hit:
         return hit[0]
