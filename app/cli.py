@@ -151,6 +151,9 @@ def _eta(s: float) -> str:
 
 
 def cmd_index(args: argparse.Namespace, ctx: Context) -> int:
+    from .core.store import use_lean_scans
+
+    use_lean_scans()  # a batch job: bounded memory matters more than search latency here
     bar = ProgressPrinter(ctx.err, enabled=not ctx.json)
     with ctx.open_library(write=True) as lib, cancel_on_sigint() as cancel:
         if not args.paths and not lib.roots():
@@ -268,6 +271,9 @@ def cmd_library(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace, ctx: Context) -> int:
+    from .core.store import use_lean_scans
+
+    use_lean_scans()
     bar = ProgressPrinter(ctx.err, enabled=not ctx.json)
     with ctx.open_library(write=True) as lib, cancel_on_sigint() as cancel:
         if args.all:

@@ -103,6 +103,20 @@ def _lance_errors(uri: str) -> Iterator[None]:
                                 "Run `quire rebuild --all` to build it again from your files.") from None
 
 
+def use_lean_scans() -> None:
+    """For batch commands (``quire index``, ``rebuild``): read tables in smaller batches.
+
+    LanceDB scans 8,192 rows at a time with fragments read ahead, and the full-text index
+    build at the end of a run is slower than the scan feeding it, so much of the text column
+    waits in memory: that made the peak of indexing grow with the library. 1,024-row batches,
+    one fragment ahead, cut the upkeep's peak by ~100 MB at 144k chunks (295 -> 189 MB above
+    the start) at no cost in time. They slow searches by 10-20% (flat vector scans), so the
+    window and the watcher, which answer questions, keep LanceDB's defaults. The engine reads
+    these variables once, so this must run before its first scan; a value set by the user wins."""
+    os.environ.setdefault("LANCE_DEFAULT_BATCH_SIZE", "1024")
+    os.environ.setdefault("LANCE_DEFAULT_FRAGMENT_READAHEAD", "1")
+
+
 _preload: threading.Thread | None = None
 _preload_lock = threading.Lock()
 

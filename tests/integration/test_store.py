@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyarrow as pa
 
@@ -32,3 +34,13 @@ def test_vector_index_is_built_once_and_used(tmp_path, monkeypatch):
     assert Store._has_vector_index(vt)
     top = st.vector_search(vecs[42], 5)
     assert top[0][0] == f"{42:032x}" and top[0][1] > 0.9
+
+
+def test_lean_scans_set_defaults_and_keep_what_the_user_set(monkeypatch):
+    from app.core.store import use_lean_scans
+
+    monkeypatch.delenv("LANCE_DEFAULT_BATCH_SIZE", raising=False)
+    monkeypatch.setenv("LANCE_DEFAULT_FRAGMENT_READAHEAD", "4")
+    use_lean_scans()
+    assert os.environ["LANCE_DEFAULT_BATCH_SIZE"] == "1024"
+    assert os.environ["LANCE_DEFAULT_FRAGMENT_READAHEAD"] == "4"
