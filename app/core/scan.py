@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pathspec
 
 from .config import DEFAULT_IGNORE, IndexSettings
-from .parse import kind_of_name
+from .parse import kind_of, kind_of_name
 from .paths import display, is_within
 
 
@@ -162,7 +162,7 @@ class Scanner:
                 # sockets, fifos, devices: never read
 
     def _entry(self, path: str, root: str, st: os.stat_result) -> ScanEntry:
-        return ScanEntry(path, st.st_size, st.st_mtime_ns, root, kind_of_name(os.path.basename(path)))
+        return ScanEntry(path, st.st_size, st.st_mtime_ns, root, kind_of(path))
 
 
 def _os_reason(exc: OSError) -> str:
