@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_scale.py --quick         # 10k and 50k chunks, small memory runs
     .venv/bin/python bench/bench_scale.py --sizes 10000,100000 --no-memory
     .venv/bin/python bench/bench_scale.py --no-latency    # only the 1x / 10x memory runs
+    .venv/bin/python bench/bench_scale.py --no-latency --no-memory --unindexed 100000   # flat-scan cost
     .venv/bin/python bench/bench_scale.py --sizes 1000000 --no-memory --ivf-sweep   # probes/refine trade-off
 
 Part 1, latency. For each size a fresh Store (app.core.store.Store) is filled directly:
@@ -18,6 +19,11 @@ Part 1, latency. For each size a fresh Store (app.core.store.Store) is filled di
   keyword (BM25), vector, hybrid, and hybrid with a folder filter. Query texts are SciFact
   claims; query vectors are near a random centre. The query embedding is not in these
   figures (MiniLM adds ~10-20 ms a query here; see bench_vs_llamaindex.py).
+
+Part 3 (--unindexed N), rows not yet in the full-text index: a store of N chunks as in part 1,
+then 2,048-row batches appended without upkeep (as a long run or the watcher leaves them), and
+keyword search (Store.fts_search, k=10) timed at each count of unindexed rows. LanceDB finds
+those rows by tokenizing their text at every query.
 
 Part 2, memory. Peak RSS (process + parser workers) of `quire index` on a corpus and on one
 ten times larger: backend "none" (500 vs 5,000 files of ~8 KB) and MiniLM (100 vs 1,000
@@ -272,6 +278,42 @@ def latency_part(work: Path, sizes: list[int], n_queries: int,
     return results, text
 
 
+def unindexed_part(work: Path, n: int, n_queries: int) -> tuple[list[dict[str, Any]], str]:
+    import pyarrow.compute as pc
+
+    uri = work / f"store-unindexed-{n}"
+    print(f"\n# {n:,} chunks, then rows left out of the full-text index ...", flush=True)
+    build_store(uri, n)
+    from app.core.store import Store
+
+    store = Store(uri, "chunks_1", "vectors_synthetic")
+    qs = sample_queries(n_queries, seed=11)
+    batch = store.chunks.search().limit(2048).to_arrow()
+    results, added = [], 0
+    for target in (0, 2048, 8192, 20480):
+        while added < target:
+            ids = pc.binary_join_element_wise(batch.column("id"), f"u{added}", "")
+            store.replace_files([], batch.set_column(0, "id", ids))
+            added += batch.num_rows
+        for q in qs[:3]:
+            store.fts_search(q, 10)  # warm-up
+        lat = []
+        for q in qs:
+            t = time.perf_counter()
+            store.fts_search(q, 10)
+            lat.append(time.perf_counter() - t)
+        unindexed = store.stats().fts_unindexed
+        results.append({"chunks": n + added, "unindexed": unindexed, "p50_s": pct(lat, 50), "p95_s": pct(lat, 95)})
+        print(f"  {unindexed:,} rows unindexed: keyword p50 {secs(pct(lat, 50))} p95 {secs(pct(lat, 95))}", flush=True)
+    shutil.rmtree(uri, ignore_errors=True)
+    text = ("\n## Keyword search with rows not yet in the full-text index\n\n"
+            + table(["chunks", "unindexed rows", "keyword p50", "keyword p95"],
+                    [[f"{r['chunks']:,}", f"{r['unindexed']:,}", secs(r["p50_s"]), secs(r["p95_s"])]
+                     for r in results]))
+    print(text, flush=True)
+    return results, text
+
+
 def memory_part(work: Path, quick: bool) -> tuple[list[dict[str, Any]], str]:
     plans = [("none", 500, 8.0), ("minilm", 100, 0.001)]
     if quick:
@@ -321,6 +363,8 @@ def main() -> int:
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--ivf-sweep", action="store_true",
                     help="where IVF-PQ is built, also time other nprobes / refine_factor settings (limit 100)")
+    ap.add_argument("--unindexed", type=int, default=0, metavar="N",
+                    help="also time keyword search on N chunks with 0 / 2,048 / 8,192 / 20,480 rows unindexed")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -336,6 +380,9 @@ def main() -> int:
     try:
         if not a.no_latency:
             result["latency"], t = latency_part(work, sizes, a.queries, a.ivf_sweep)
+            texts.append(t)
+        if a.unindexed:
+            result["unindexed"], t = unindexed_part(work, a.unindexed, min(a.queries, 40))
             texts.append(t)
         if not a.no_memory:
             result["memory"], t = memory_part(work, a.quick)
