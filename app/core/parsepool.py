@@ -181,7 +181,9 @@ class ParsePool:
         self._workers: list[_Worker] = []
 
     def _spawn(self) -> _Worker:
-        return _Worker(self._ctx, self.spec, self.memory_mb, self.parser, self.background)
+        w = _Worker(self._ctx, self.spec, self.memory_mb, self.parser, self.background)
+        self._workers.append(w)  # kept for the next map, stopped by close()
+        return w
 
     def map(self, jobs: Iterable[tuple[Any, str] | tuple[Any, str, bool]],
             cancel: CancelToken | None = None) -> Iterator[tuple[Any, ParseOutcome]]:
@@ -190,6 +192,8 @@ class ParsePool:
         keys: dict[int, Any] = {}
         next_id = 0
         live: dict[Connection, _Worker] = {}  # workers of this map, by connection
+        for w in [w for w in self._workers if w.jobs]:
+            self._replace(w)  # busy for a map its caller abandoned: its replies are not ours
 
         def requeue(w: _Worker) -> None:
             # Jobs queued behind the one that failed were never started: parse them elsewhere.
@@ -200,8 +204,7 @@ class ParsePool:
             if cancel is not None and cancel.cancelled:
                 for w in live.values():
                     if w.jobs:
-                        w.kill()
-                        self._workers.remove(w)
+                        self._replace(w)
                 return
             for depth in (1, 2):  # first give every worker a job, then a second one in its pipe
                 while pending and len(live) < self.n:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import shutil
 import sys
@@ -12,6 +13,7 @@ import pytest
 from app.core import indexer as indexer_mod
 from app.core.chunking import ChunkSpec
 from app.core.parsepool import Parsed, ParseFailure, ParsePool
+from app.core.types import CancelToken
 from tests.integration.conftest import chunk_rows, write
 
 PYPDF = "py-pdf"
@@ -133,6 +135,41 @@ def test_a_crashing_parser_costs_one_file(tmp_path):
         out = dict(pool.map((f.name, str(f)) for f in files))
     assert isinstance(out["crash.txt"], ParseFailure) and "crashed" in out["crash.txt"].message
     assert all(isinstance(out[n], Parsed) for n in ("a.txt", "b.txt", "c.txt"))
+
+
+def test_cancelling_a_parse_stops_busy_workers_and_the_pool_goes_on(tmp_path):
+    files = [write(tmp_path / f"ok{i}.txt", f"document {i}") for i in range(6)]
+    files.insert(1, write(tmp_path / "hang.txt", "keeps a worker busy until it is stopped"))
+    cancel = CancelToken()
+    with _pool("tests.helpers.parsers:hang_on_marker") as pool:
+        seen = []
+        for key, _outcome in pool.map(((f.name, str(f)) for f in files), cancel):
+            seen.append(key)
+            if len(seen) == 2:
+                cancel.cancel()  # the worker with hang.txt is busy now
+        assert 2 <= len(seen) < len(files) and "hang.txt" not in seen
+        again = dict(pool.map((f.name, str(f)) for f in files[2:4]))
+        assert all(isinstance(o, Parsed) and o.chunks for o in again.values()) and len(again) == 2
+    assert [p for p in mp.active_children() if p.name == "quire-parser"] == []
+
+
+def test_an_index_run_cancelled_while_parsing_resumes_cleanly(tmp_path, open_lib, embedder):
+    d = tmp_path / "docs"
+    for i in range(60):
+        write(d / f"note{i:02}.txt", f"note {i} about item{i}. " * 40)
+    lib = open_lib()
+    cancel = CancelToken()
+
+    def progress(p):
+        if p.files_done >= 5:
+            cancel.cancel()
+
+    lib.index([str(d)], progress=progress, cancel=cancel)
+    assert lib.manifest.last_runs(1)[0]["outcome"] == "cancelled"
+    r = lib.index()
+    assert r.files_failed == 0 and r.files_seen == 60
+    assert lib.status()["files"] == {"indexed": 60}
+    assert sorted({Path(p).name for p, *_ in chunk_rows(lib)}) == sorted(f"note{i:02}.txt" for i in range(60))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="memory caps need POSIX rlimits")
