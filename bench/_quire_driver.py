@@ -103,7 +103,9 @@ def cmd_reopen(argv: list[str]) -> int:
     queries = json.loads(Path(a.queries).read_text())
     t_imp0 = time.perf_counter()
     patch_embedder()
-    import lancedb  # noqa: F401  (imported lazily by Store; counted with the imports, not the open)
+    from app.core.store import load_lancedb
+
+    load_lancedb()  # imported lazily by Store; counted with the imports, not the open
 
     from app.core.config import Paths, load_settings
     from app.core.library import Library

@@ -95,7 +95,6 @@ def warm_up() -> None:
 
     A native library (LanceDB, Arrow, NumPy, watchdog's inotify) is loaded under the GIL;
     loaded later from a worker thread, each would freeze the visible window for 50-200 ms."""
-    import lancedb  # noqa: F401
     import numpy  # noqa: F401
     import pyarrow  # noqa: F401
     import watchdog.observers  # noqa: F401
@@ -103,7 +102,9 @@ def warm_up() -> None:
     import app.core.indexer
     import app.core.search
     import app.core.store
-    import app.core.watch  # noqa: F401
+    import app.core.watch
+
+    app.core.store.load_lancedb()
 
     freeze_heap()
 
