@@ -35,3 +35,9 @@ def hog_on_marker(path: str) -> list[Section]:
 def report_niceness(path: str) -> list[Section]:
     """The worker's own scheduling priority, as the file's text."""
     return [Section(f"niceness {os.getpriority(os.PRIO_PROCESS, 0)}", None)]
+
+
+def slow(path: str) -> list[Section]:
+    """Parses normally after 50 ms: a run long enough to be interrupted."""
+    time.sleep(0.05)
+    return parse_file(path)

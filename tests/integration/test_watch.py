@@ -8,6 +8,7 @@ HashEmbedder's (nothing embedded).
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import logging
 import os
@@ -24,8 +25,10 @@ from typing import Any
 
 import pytest
 
+from app.core import indexer as indexer_mod
 from app.core import watch as watch_mod
 from app.core.library import Library
+from app.core.parsepool import ParsePool
 from app.core.types import IndexReport
 from app.core.watch import Watcher, WatchStatus
 from tests.integration.conftest import REPO, chunk_rows, write
@@ -350,6 +353,25 @@ def test_submit_runs_on_the_writer_thread_and_rearms(tmp_path, watched):
     assert str(dropped) in {r.path for r in lib.roots()}
     assert w.submit(lambda lib_: w.busy).result(TIMEOUT) is False  # jobs run between runs...
     assert True in rec.busy_seen  # ...and progress comes from inside them
+    assert not rec.errors
+
+
+def test_a_job_interrupts_a_long_run_mid_parse_and_the_run_resumes(tmp_path, watched, monkeypatch):
+    """The window pauses, adds or removes a folder while a big one is being read: the run stops
+    between files for the job, then goes on; no error, nothing lost."""
+    monkeypatch.setattr(watch_mod, "PREEMPT_AFTER_S", 0.2)
+    monkeypatch.setattr(indexer_mod, "ParsePool", functools.partial(ParsePool, parser="tests.helpers.parsers:slow"))
+    d, big = tmp_path / "docs", tmp_path / "big"
+    write(d / "a.txt", "alpha")
+    for i in range(80):
+        write(big / f"b{i:02}.txt", f"big folder file {i}")
+    lib, w, rec = watched(d)
+    n = len(rec.reports)
+    w.request([str(big)])
+    wait_until(lambda: w.busy and len(indexed(lib)) > 3, what="the big folder's run to be under way")
+    assert w.submit(lambda lib_: len(lib_.roots())).result(TIMEOUT) == 2  # ran between two files
+    wait_until(lambda: len(indexed(lib)) == 81, what="every file, after the interrupted run resumed")
+    assert any(r.files_added < 80 for r in rec.since(n))  # the run was interrupted, not finished first
     assert not rec.errors
 
 
