@@ -164,6 +164,11 @@ def cmd_index(args: argparse.Namespace, ctx: Context) -> int:
         ctx.emit_json(report.as_json())
     else:
         r = report
+        if cancel.cancelled:
+            done = r.files_added + r.files_changed + r.files_moved + r.files_removed + r.files_unchanged \
+                + r.files_failed + r.files_skipped
+            ctx.say(f"Stopped (Ctrl-C) with {max(r.files_seen - done, 0):,} of {r.files_seen:,} files not "
+                    f"looked at yet. What was done is kept: `quire index` goes on from there.")
         ctx.say(f"{r.files_seen:,} files: {r.files_added:,} added, {r.files_changed:,} changed, "
                 f"{r.files_moved:,} moved, {r.files_removed:,} removed, {r.files_unchanged:,} unchanged, "
                 f"{r.files_failed:,} failed, {r.files_skipped:,} skipped")

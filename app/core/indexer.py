@@ -197,16 +197,18 @@ class EmbedWorker:
         texts = dict(items)
         # One look-up for the whole batch; hashes embedded but not yet written are skipped too.
         missing = self.store.missing_vectors([h for h in texts if h not in self._buffered])
-        call = max(32, getattr(self.embedder, "batch_size", 32) * 4)
+        # One model batch per call: a cancel waits for one batch (~1-2 s with MiniLM on two
+        # cores), not several; throughput is the same either way.
+        call = max(1, getattr(self.embedder, "batch_size", 32))
         for i in range(0, len(missing), call):
             part = missing[i:i + call]
             vecs = self.embedder.embed([texts[h] for h in part])
-            if self.cancel.cancelled:
-                return
             self._buf_hashes.extend(part)
             self._buf_vecs.append(vecs)
             self._buffered.update(part)
             self.embedded += len(part)
+            if self.cancel.cancelled:
+                return  # what is computed is kept: _run's last flush writes it
             if len(self._buf_hashes) >= VECTOR_FLUSH or time.monotonic() - self._buf_since > FLUSH_SECONDS:
                 self._flush()
             self.on_progress(self.embedded, self.q.qsize())

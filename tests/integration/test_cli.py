@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from app.core.lock import WriterLock
-from tests.integration.conftest import run_cli, write
+from tests.integration.conftest import REPO, run_cli, write
 
 INDEX_KEYS = {"files_seen", "files_added", "files_changed", "files_removed", "files_moved", "files_unchanged",
               "files_failed", "chunks_written", "chunks_embedded", "seconds"}
@@ -146,3 +150,34 @@ def test_manifest_is_sqlite_in_wal_mode(tmp_path, docs):
     conn = sqlite3.connect(home / "manifest.sqlite3")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
+
+
+def test_ctrl_c_stops_an_index_run_and_the_next_run_finishes_it(tmp_path, minilm_path):
+    """Ctrl-C mid-run: exit 130, a line that says it stopped, nothing lost; `quire index` goes on."""
+    d = tmp_path / "notes"
+    for i in range(40):
+        write(d / f"note{i:02}.txt", " ".join(f"note {i} line {j} about topic{i} and more words." for j in range(60)))
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUIRE_")}
+    env.update({"QUIRE_HOME": str(home), "PYTHONPATH": str(REPO), "QUIRE_EMBEDDING_MODEL_PATH": str(minilm_path)})
+    # As a terminal starts it: a shell that runs the tests in the background would make SIGINT ignored.
+    proc = subprocess.Popen([sys.executable, "-m", "app", "index", str(d)], cwd=str(REPO), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert proc.stderr is not None
+        proc.stderr.readline()  # the first progress line: the run is under way
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Stopped (Ctrl-C)" in out + err and "Traceback" not in err
+
+    rep = json.loads(run_cli(home, "index", "--json", env={"QUIRE_EMBEDDING_MODEL_PATH": str(minilm_path)},
+                             check=True).stdout)
+    assert rep["files_added"] + rep["files_unchanged"] == 40 and rep["files_failed"] == 0
+    st = json.loads(run_cli(home, "status", "--json", check=True).stdout)
+    assert st["files"] == {"indexed": 40}
+    assert st["chunks"] > 0 and st["vectors"] == st["chunks"]
