@@ -146,15 +146,16 @@ class _Worker:
         self.conn.close()
 
     def stop(self) -> None:
+        """Let an idle worker go: it reads the stop (or the pipe's end) and exits. Not joined,
+        so a run does not wait ~10 ms per worker for that; multiprocessing reaps it later."""
+        if self.jobs:  # busy (a map was abandoned): its parser may never return
+            self.kill()
+            return
         try:
             self.conn.send(None)
         except (OSError, ValueError):
             pass
-        self.proc.join(2)
-        if self.proc.is_alive():
-            self.kill()
-        else:
-            self.conn.close()
+        self.conn.close()
 
 
 class ParsePool:
@@ -192,8 +193,9 @@ class ParsePool:
         keys: dict[int, Any] = {}
         next_id = 0
         live: dict[Connection, _Worker] = {}  # workers of this map, by connection
-        for w in [w for w in self._workers if w.jobs]:
-            self._replace(w)  # busy for a map its caller abandoned: its replies are not ours
+        failed_starts = 0  # workers in a row that could not take a first job
+        for w in [w for w in self._workers if w.jobs or not w.proc.is_alive()]:
+            self._replace(w)  # busy for a map its caller abandoned (its replies are not ours), or gone
 
         def requeue(w: _Worker) -> None:
             # Jobs queued behind the one that failed were never started: parse them elsewhere.
@@ -220,11 +222,21 @@ class ParsePool:
                     try:
                         w.submit(next_id, path, want_hash)
                     except (OSError, ValueError):
+                        # The worker is gone and this job never reached it.
+                        w.jobs.pop()
                         keys.pop(next_id)
-                        requeue(w)
+                        if w.jobs:
+                            # It died on the job it had (a parser crash): the wait below reads
+                            # its end and reports that file; this one goes to another worker.
+                            pending.appendleft((key, path, want_hash))
+                            continue
                         del live[w.conn]
                         self._replace(w)
-                        yield key, ParseFailure("unreadable", "parser process could not start")
+                        failed_starts += 1
+                        if failed_starts < 3:  # an idle worker that died: a fresh one takes it
+                            pending.appendleft((key, path, want_hash))
+                        else:
+                            yield key, ParseFailure("unreadable", "parser process could not start")
                         continue
                     next_id += 1
             busy = [c for c, w in live.items() if w.jobs]
@@ -245,6 +257,7 @@ class ParsePool:
                     continue
                 w.jobs.popleft()
                 w.started = time.monotonic()
+                failed_starts = 0
                 if msg[1] == "ok":
                     yield keys.pop(job_id), Parsed([Chunk(n, t, p, h) for n, t, p, h in msg[2]], msg[3])
                 else:

@@ -6,6 +6,7 @@ import multiprocessing as mp
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,9 @@ def test_cancelling_a_parse_stops_busy_workers_and_the_pool_goes_on(tmp_path):
         assert 2 <= len(seen) < len(files) and "hang.txt" not in seen
         again = dict(pool.map((f.name, str(f)) for f in files[2:4]))
         assert all(isinstance(o, Parsed) and o.chunks for o in again.values()) and len(again) == 2
+    deadline = time.monotonic() + 10  # close() lets idle workers exit on their own
+    while [p for p in mp.active_children() if p.name == "quire-parser"] and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert [p for p in mp.active_children() if p.name == "quire-parser"] == []
 
 
@@ -170,6 +174,20 @@ def test_an_index_run_cancelled_while_parsing_resumes_cleanly(tmp_path, open_lib
     assert r.files_failed == 0 and r.files_seen == 60
     assert lib.status()["files"] == {"indexed": 60}
     assert sorted({Path(p).name for p, *_ in chunk_rows(lib)}) == sorted(f"note{i:02}.txt" for i in range(60))
+
+
+def test_a_crash_while_the_writer_is_busy_costs_one_file(tmp_path):
+    """The worker dies on the job queued behind the one it answered, before the writer (slow,
+    here) hands it the next: that send fails, and the next file must go elsewhere."""
+    files = [write(tmp_path / n, "text") for n in ("a.txt", "crash.txt", "b.txt", "c.txt")]
+    out = {}
+    with ParsePool(ChunkSpec(200, 20), workers=1, timeout_s=60, memory_mb=2048,
+                   parser="tests.helpers.parsers:crash_on_marker") as pool:
+        for key, outcome in pool.map((f.name, str(f)) for f in files):
+            out[key] = outcome
+            time.sleep(0.3)  # writing the rows: the worker has crashed on crash.txt meanwhile
+    assert isinstance(out["crash.txt"], ParseFailure) and out["crash.txt"].reason == "damaged"
+    assert all(isinstance(out[n], Parsed) and out[n].chunks for n in ("a.txt", "b.txt", "c.txt"))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="memory caps need POSIX rlimits")
