@@ -334,10 +334,13 @@ class Indexer:
                              or (embedder_worker is not None and embedder_worker.embedded))
                 # A run that changed nothing leaves the store alone (it need not even be opened),
                 # unless an earlier run left the full upkeep for later.
-                if wrote or (full and self.manifest.get_meta(UPKEEP_DUE)):
+                upkeep_due = full and bool(self.manifest.get_meta(UPKEEP_DUE))
+                if wrote or upkeep_due:
                     emit(Progress("compact", message="updating search indexes"))
-                    if full and (c.removed or c.changed or interrupted):
-                        self.store.orphan_vectors()
+                    # Vectors whose chunks were replaced or deleted in this run, looked up by hash;
+                    # every vector after a crash (or the window's first full run after watcher
+                    # runs: a vector the background embedder wrote for a chunk replaced meanwhile).
+                    self.store.orphan_vectors(everything=interrupted or upkeep_due)
                     self.store.maintain(final=full, compact=c.removed >= COMPACT_AFTER_REMOVING)
                     self.manifest.set_meta(UPKEEP_DUE, not full)
         finally:

@@ -182,6 +182,9 @@ class Store:
         self._vectors: Any = None
         self._fts_ready = False
         self._open_lock = threading.RLock()  # the embedder thread and the writer open tables lazily
+        # Text hashes of chunk rows deleted since the last orphan_vectors(): the only vectors
+        # that can have lost their last chunk (the writer's thread only).
+        self._maybe_orphaned: set[str] = set()
 
     @property
     def db(self) -> Any:
@@ -257,20 +260,32 @@ class Store:
 
     # --- chunk writes --------------------------------------------------------------------
 
-    def replace_files(self, file_ids: Sequence[int], rows: pa.Table | None) -> None:
-        """Delete every chunk of ``file_ids``, then add ``rows`` (which belong to those files)."""
+    def replace_files(self, file_ids: Sequence[int], rows: pa.Table | None, *, same_texts: bool = False) -> None:
+        """Delete every chunk of ``file_ids``, then add ``rows`` (which belong to those files).
+        ``same_texts``: the rows keep the old rows' texts (a move), so no vector can be orphaned."""
         tbl = self.chunks
         with _lance_errors(self.uri):
             if file_ids:
-                tbl.delete(f"file_id IN ({_in_list(file_ids)})")
+                where = f"file_id IN ({_in_list(file_ids)})"
+                if not same_texts:
+                    self._note_deleted_hashes(tbl, where)
+                tbl.delete(where)
             if rows is not None and rows.num_rows:
                 tbl.add(rows)
 
     def delete_files(self, file_ids: Sequence[int]) -> None:
         if file_ids and self.chunks is not None:
             for i in range(0, len(file_ids), 5000):
+                where = f"file_id IN ({_in_list(file_ids[i:i + 5000])})"
                 with _lance_errors(self.uri):
-                    self.chunks.delete(f"file_id IN ({_in_list(file_ids[i:i + 5000])})")
+                    self._note_deleted_hashes(self.chunks, where)
+                    self.chunks.delete(where)
+
+    def _note_deleted_hashes(self, tbl: Any, where: str) -> None:
+        if self.vectors() is None:
+            return  # no vectors, none to orphan
+        got = tbl.search().where(where).select(["text_hash"]).limit(None).to_arrow()
+        self._maybe_orphaned.update(got.column("text_hash").to_pylist())
 
     def repath(self, moves: dict[int, tuple[str, str]]) -> int:
         """Give files new paths (and library folders) without touching their text or vectors."""
@@ -286,7 +301,7 @@ class Store:
             folders = pa.array([moves[i][1] for i in ids], pa.string())
             new = old.set_column(old.schema.get_field_index("path"), CHUNK_SCHEMA.field("path"), paths)
             new = new.set_column(new.schema.get_field_index("folder"), CHUNK_SCHEMA.field("folder"), folders)
-            self.replace_files(list(moves), new.select(CHUNK_SCHEMA.names).cast(CHUNK_SCHEMA))
+            self.replace_files(list(moves), new.select(CHUNK_SCHEMA.names).cast(CHUNK_SCHEMA), same_texts=True)
         return old.num_rows
 
     # --- vectors -------------------------------------------------------------------------
@@ -331,17 +346,30 @@ class Store:
     def count_pending_embeddings(self) -> int:
         return len({h for h, _ in self.iter_pending_embeddings()})
 
-    def orphan_vectors(self) -> int:
-        """Delete vectors no chunk uses any more (after deletions and crashed runs)."""
+    def orphan_vectors(self, *, everything: bool = False) -> int:
+        """Delete vectors no chunk uses any more. By default only those that can be new orphans:
+        of chunk rows deleted since the last call, looked up by hash (cost in proportion to what
+        changed). ``everything``: check every vector against every chunk, a scan of both tables
+        (after a crashed run, whose deletions this process did not see)."""
         vt, tbl = self.vectors(), self.chunks
+        candidates, self._maybe_orphaned = self._maybe_orphaned, set()
         if vt is None or tbl is None:
             return 0
         used: set[str] = set()
-        for b in scan(tbl, ["text_hash"]):
-            used.update(b.column(0).to_pylist())
         orphans: list[str] = []
-        for b in scan(vt, ["text_hash"]):
-            orphans.extend(h for h in b.column(0).to_pylist() if h not in used)
+        with _lance_errors(self.uri):
+            if everything:
+                for b in scan(tbl, ["text_hash"]):
+                    used.update(b.column(0).to_pylist())
+                for b in scan(vt, ["text_hash"]):
+                    orphans.extend(h for h in b.column(0).to_pylist() if h not in used)
+            else:
+                todo = list(candidates)
+                for i in range(0, len(todo), 2000):
+                    got = (tbl.search().where(f"text_hash IN ({_str_list(todo[i:i + 2000])})")
+                           .select(["text_hash"]).limit(None).to_arrow())
+                    used.update(got.column("text_hash").to_pylist())
+                orphans = [h for h in todo if h not in used]
         for i in range(0, len(orphans), 2000):
             with _lance_errors(self.uri):
                 vt.delete(f"text_hash IN ({_str_list(orphans[i:i + 2000])})")

@@ -11,6 +11,7 @@ import pytest
 
 from app.core import indexer as indexer_mod
 from app.core import parsepool
+from app.core import store as store_mod
 from app.core.config import Settings
 from app.core.errors import ConfigError, IndexMismatchError, UsageError
 from tests.integration.conftest import chunk_rows, write
@@ -127,6 +128,38 @@ def test_delete_removes_rows_and_vectors_follow(corpus, open_lib, embedder):
     # vectors no chunk uses any more are dropped too
     st = lib.store()
     assert st.count_vectors() == len({r["text_hash"] for r in st.chunks.to_arrow().to_pylist()})
+
+
+def test_vectors_orphaned_by_an_edit_go_without_a_scan_of_the_library(corpus, open_lib, embedder,
+                                                                       monkeypatch):
+    """A changed or deleted file's old vectors leave; a text another file shares keeps its
+    vector; and finding them looks up the replaced rows' hashes, not every row of both tables."""
+    shared = "A sentence both files hold, word for word, about the notice period."
+    write(corpus / "twin.txt", shared)
+    write(corpus / "edited.txt", shared)
+    lib = open_lib()
+    lib.index([str(corpus)])
+    st = lib.store()
+    scanned: list[str] = []
+    real_scan = store_mod.scan
+    monkeypatch.setattr(store_mod, "scan",
+                        lambda table, *a, **k: scanned.append(table.name) or real_scan(table, *a, **k))
+
+    def hashes() -> set[str]:
+        return {r["text_hash"] for r in st.chunks.to_arrow().to_pylist()}
+
+    vectors_before = st.count_vectors()
+    write(corpus / "edited.txt", "Entirely new words about a walrus.")
+    write(corpus / "long.txt", long_doc(30, marker="revised"))
+    r = lib.index()
+    assert r.files_changed == 2
+    assert st.count_vectors() == len(hashes())  # no vector without a chunk, none missing
+    assert st.count_vectors() < vectors_before + r.chunks_embedded  # the old ones left
+    assert st.missing_vectors(list(hashes())) == []
+    (corpus / "twin.txt").unlink()  # the shared text's last chunk goes with it
+    lib.index()
+    assert st.count_vectors() == len(hashes())
+    assert st.vectors_name not in scanned  # looked up by hash, never scanned whole
 
 
 def test_odd_file_names_are_just_files(tmp_path, open_lib, embedder):
