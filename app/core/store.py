@@ -344,7 +344,14 @@ class Store:
                 yield h, texts[h]
 
     def count_pending_embeddings(self) -> int:
-        return len({h for h, _ in self.iter_pending_embeddings()})
+        """Distinct chunk texts without a vector. Reads the hash column only, not the texts."""
+        tbl = self.chunks
+        if tbl is None:
+            return 0
+        pending: set[str] = set()
+        for b in scan(tbl, ["text_hash"], 2000):
+            pending.update(self.missing_vectors(b.column(0).to_pylist()))
+        return len(pending)
 
     def orphan_vectors(self, *, everything: bool = False) -> int:
         """Delete vectors no chunk uses any more. By default only those that can be new orphans:
