@@ -244,6 +244,31 @@ def test_closing_during_indexing_is_clean_and_the_next_start_resumes(qtbot: Any,
     assert not w2.errors.shown
 
 
+def test_pausing_a_folder_while_it_is_indexed_stops_it_cleanly_and_resume_finishes(
+        qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """Pause is a job on the writer thread: it interrupts the run between two files."""
+    from app.core import watch as watch_mod
+
+    monkeypatch.setattr(watch_mod, "PREEMPT_AFTER_S", 0.2)
+    big = tmp_path / "big"
+    big.mkdir()
+    n = 1500
+    for i in range(n):
+        (big / f"note-{i:04d}.txt").write_text(f"Note {i}: the meeting about topic {i % 37} was moved.\n")
+    w = make_window()
+    w.add_paths([str(big)])
+    qtbot.waitUntil(lambda: w.library.progress is not None and w.library.progress.phase == "parse"
+                    and w.library.progress.files_done > 0, timeout=WAIT_MS)
+    w.library.list.setCurrentRow(0)
+    w.library.act_pause.trigger()
+    qtbot.waitUntil(lambda: library_state(w).get(str(big), "").startswith("Paused")
+                    and w.library.act_pause.text() == "Resume", timeout=WAIT_MS)
+    assert w.snap is not None and next(r for r in w.snap.roots if r.path == str(big)).files < n
+    w.library.act_pause.trigger()
+    wait_indexed(qtbot, w, str(big), n)
+    assert not w.errors.shown
+
+
 def test_another_quire_holding_the_lock_opens_read_only(qtbot: Any, make_window: Any, docs: Path, home: Any,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     w = make_window()
