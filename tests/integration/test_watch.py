@@ -375,6 +375,28 @@ def test_a_job_interrupts_a_long_run_mid_parse_and_the_run_resumes(tmp_path, wat
     assert not rec.errors
 
 
+def test_removing_a_folder_while_it_is_indexed_leaves_nothing_of_it(tmp_path, watched, monkeypatch):
+    monkeypatch.setattr(watch_mod, "PREEMPT_AFTER_S", 0.2)
+    monkeypatch.setattr(indexer_mod, "ParsePool", functools.partial(ParsePool, parser="tests.helpers.parsers:slow"))
+    d, big = tmp_path / "docs", tmp_path / "big"
+    write(d / "a.txt", "alpha")
+    for i in range(80):
+        write(big / f"b{i:02}.txt", f"big folder file {i}")
+    lib, w, rec = watched(d)
+    w.request([str(big)])
+    wait_until(lambda: w.busy and len(indexed(lib)) > 3, what="the big folder's run to be under way")
+    assert w.submit(lambda lib_: lib_.remove(str(big))).result(TIMEOUT) > 0
+    wait_until(lambda: not w.busy, what="the watcher to settle")
+    assert indexed(lib) == {str(d / "a.txt")}
+    assert [r.path for r in lib.roots()] == [str(d)]
+    assert set(lib.manifest.counts()) == {"indexed"} and lib.manifest.counts()["indexed"] == 1
+    write(big / "late.txt", "written after the folder left the library")
+    write(d / "b.txt", "the watched folder still works")
+    wait_until(lambda: str(d / "b.txt") in indexed(lib), what="an event in the folder that stayed")
+    assert str(big / "late.txt") not in indexed(lib)
+    assert not rec.errors
+
+
 def test_rebuild_through_submit_keeps_watching(tmp_path, watched):
     """The window rebuilds through submit (one writer); runs after it write to the new index."""
     d = tmp_path / "docs"
