@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import StoreError, UsageError
+from .errors import DiskFullError, StoreError, UsageError, is_disk_full
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -110,13 +110,19 @@ class ChatStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if is_disk_full(exc):
+                raise DiskFullError(str(self.path)) from None
             raise
-        db.execute("COMMIT")
 
     def close(self) -> None:
         """Close every thread's connection; use the store no more afterwards."""

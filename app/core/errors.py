@@ -65,6 +65,27 @@ class StoreCorruptError(StoreError):
     """The index or the manifest on disk is damaged."""
 
 
+class DiskFullError(StoreError):
+    """The disk that holds the data folder has no room left. Nothing written is lost: rows are
+    replaced per file and the manifest is written after them, so the next run goes on."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"The disk that holds {where} is full.",
+                         "Free some space on it (or point QUIRE_HOME at a bigger disk), then run "
+                         "`quire index` again: what was indexed so far is kept.")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC from the OS, LanceDB ("No space left on device (os error 28)") or SQLite
+    ("database or disk is full")."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    text = str(exc)
+    return "No space left on device" in text or "os error 28" in text or "disk is full" in text
+
+
 class IndexMismatchError(StoreError):
     """The index was built with other embedding or chunk settings than the current ones."""
 

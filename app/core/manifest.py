@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import StoreCorruptError, StoreError, StoreLockedError
+from .errors import DiskFullError, StoreCorruptError, StoreError, StoreLockedError, is_disk_full
 from .paths import display, from_key, path_key
 
 SCHEMA_VERSION = 1
@@ -155,6 +155,8 @@ class Manifest:
             yield
         except sqlite3.DatabaseError as exc:
             text = str(exc)
+            if is_disk_full(exc):
+                raise DiskFullError(str(self.db_path)) from None
             if "locked" in text or "busy" in text:
                 raise StoreLockedError(f"The manifest {self.db_path} is locked by another program.",
                                        "Wait for it to finish, or close the other Quire.") from None
@@ -177,7 +179,8 @@ class Manifest:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 

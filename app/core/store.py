@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from .chunking import embed_text
-from .errors import StoreCorruptError, StoreError
+from .errors import DiskFullError, StoreCorruptError, StoreError, is_disk_full
 from .lazy_packages import lazy_init
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,8 @@ def _lance_errors(uri: str) -> Iterator[None]:
         raise
     except (OSError, RuntimeError, ValueError) as exc:
         text = str(exc)
+        if is_disk_full(exc):
+            raise DiskFullError(uri) from None  # not "damaged": `rebuild --all` would need more room
         if isinstance(exc, PermissionError) or "Permission denied" in text or "Read-only" in text:
             raise StoreError(f"Cannot write the index at {uri}: permission denied.",
                              "Make the folder writable or point QUIRE_HOME at a writable folder.") from None

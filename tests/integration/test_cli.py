@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -181,3 +184,55 @@ def test_ctrl_c_stops_an_index_run_and_the_next_run_finishes_it(tmp_path, minilm
     st = json.loads(run_cli(home, "status", "--json", check=True).stdout)
     assert st["files"] == {"indexed": 40}
     assert st["chunks"] > 0 and st["vectors"] == st["chunks"]
+
+
+def _can_mount() -> bool:
+    return sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("mount") is not None
+
+
+@contextlib.contextmanager
+def small_disk(where: Path, size: str) -> Iterator[Path]:
+    """A real filesystem of ``size`` (tmpfs) at ``where``: a full disk without filling the machine's."""
+    where.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.mark.skipif(not _can_mount(), reason="needs root on Linux to mount a small tmpfs")
+def test_a_full_disk_is_a_clear_error_and_nothing_is_lost(tmp_path):
+    d = tmp_path / "docs"
+    for i in range(2000):
+        write(d / f"n{i:04}.txt", f"note {i} about item{i}. " * 60)
+    env = {"QUIRE_EMBEDDING_BACKEND": "none"}
+    with small_disk(tmp_path / "disk", "2M") as disk:
+        home = disk / "home"
+        p = run_cli(home, "index", str(d), env=env)
+        assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+        assert "is full" in p.stderr and "Free some space" in p.stderr
+        assert "rebuild" not in p.stderr  # not "damaged": a rebuild would need more room still
+        subprocess.run(["mount", "-o", "remount,size=200M", str(disk)], check=True)
+        rep = json.loads(run_cli(home, "index", "--json", env=env, check=True).stdout)
+        assert rep["files_added"] + rep["files_unchanged"] == 2000 and rep["files_failed"] == 0
+        st = json.loads(run_cli(home, "status", "--json", env=env, check=True).stdout)
+        assert st["files"] == {"indexed": 2000}
+        hits = json.loads(run_cli(home, "search", "item1234", "--json", env=env, check=True).stdout)
+        assert hits and hits[0]["path"] == str(d / "n1234.txt")
+
+
+@pytest.mark.skipif(not _can_mount(), reason="needs root on Linux to mount a read-only tmpfs")
+def test_a_read_only_home_is_a_clear_error_even_for_root(tmp_path, docs):
+    env = {"QUIRE_EMBEDDING_BACKEND": "none"}
+    with small_disk(tmp_path / "disk", "50M") as disk:
+        home = disk / "home"
+        run_cli(home, "index", str(docs), env=env, check=True)
+        write(docs / "new.txt", "a file added while the home is read-only")
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        p = run_cli(home, "index", env=env)
+        assert p.returncode != 0 and "Traceback" not in p.stderr, p.stderr
+        assert "read-only" in p.stderr or "permission denied" in p.stderr, p.stderr
+        # SQLite cannot open a WAL database on a read-only disk: said plainly too
+        p = run_cli(home, "search", "garlic", env=env)
+        assert p.returncode != 0 and "Traceback" not in p.stderr and "writable" in p.stderr, p.stderr
