@@ -240,6 +240,8 @@ class Indexer:
         self._low_priority = False  # watch mode: parse workers below normal priority
         self._bg_cancel = CancelToken()
         self.on_embed_progress: Callable[[int, int], None] = lambda done, left: None
+        self._pool: ParsePool | None = None  # watch mode: parse workers kept between runs
+        self._pool_used = 0.0
 
     def _prepare(self) -> tuple[Embedder | None, ChunkSpec]:
         if self._prepared is None:
@@ -581,8 +583,7 @@ class Indexer:
         batch = _Batch()
         by_id = {j.file_id: j for j in work}
         _, spec = self._prepare()
-        pool = ParsePool(spec, self.settings.index.worker_count(), self.settings.index.parse_timeout_s,
-                         self.settings.index.parse_memory_mb, background=self._low_priority)
+        pool = self._parse_pool(spec)
         try:
             for fid, outcome in pool.map(((j.file_id, j.entry.path, not j.sha256) for j in work), cancel):
                 job = by_id[fid]
@@ -624,7 +625,28 @@ class Indexer:
                               chunks_embedded=embed.embedded if embed else 0, current=display(e.path)))
             self._flush(batch, c, embed)
         finally:
-            pool.close()
+            self._pool_used = time.monotonic()
+            if pool is not self._pool:
+                pool.close()
+
+    def _parse_pool(self, spec: ChunkSpec) -> ParsePool:
+        """Parse workers for a run. Watch mode keeps them between runs: a saved file is then
+        parsed by a worker that is already up (~45 ms sooner: no fork, no tokenizer to load)."""
+        if self._pool is not None and self._pool.spec == spec and self._pool.background == self._low_priority:
+            return self._pool
+        self.close_workers()
+        s = self.settings.index
+        pool = ParsePool(spec, s.worker_count(), s.parse_timeout_s, s.parse_memory_mb, background=self._low_priority)
+        if self._low_priority:
+            self._pool = pool
+        return pool
+
+    def close_workers(self, idle_for: float = 0.0) -> None:
+        """Stop the parse workers watch mode keeps, if unused for ``idle_for`` seconds (an idle
+        worker holds ~16 MB of its own). The writer's thread only."""
+        if self._pool is not None and time.monotonic() - self._pool_used >= idle_for:
+            self._pool.close()
+            self._pool = None
 
     @staticmethod
     def _add_rows(batch: _Batch, fid: int, e: ScanEntry, folder: str, chunks: list[Chunk]) -> None:

@@ -304,7 +304,13 @@ class Library:
         replaces them, so it is stopped and the next watch-mode run makes a new one."""
         if self._watch_indexer is not None:
             self._watch_indexer.stop_background()
+            self._watch_indexer.close_workers()
             self._watch_indexer = None
+
+    def release_idle_workers(self, idle_for: float) -> None:
+        """Watch mode: stop the parse workers kept between runs once unused for ``idle_for`` s."""
+        if self._watch_indexer is not None:
+            self._watch_indexer.close_workers(idle_for)
 
     def embedding_backlog(self) -> int:
         """Chunk texts the background embedder still has queued (watch mode), 0 otherwise."""
@@ -381,9 +387,7 @@ class Library:
         embedding or chunk settings changed. A change that needs a rebuild is followed by
         ``rebuild()``."""
         old = self.settings
-        if self._watch_indexer is not None:
-            self._watch_indexer.stop_background()
-            self._watch_indexer = None
+        self._drop_watch_indexer()
         self.settings = settings
         if old.embedding != settings.embedding or old.embedding_identity() != settings.embedding_identity():
             self._embedder, self._embedder_loaded, self._embedder_error = None, False, ""

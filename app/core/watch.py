@@ -57,6 +57,7 @@ T = TypeVar("T")
 WATCHING, POLLING, OFFLINE, PAUSED = "watching", "polling", "offline", "paused"
 
 HEALTH_EVERY_S = 2.0  # how often vanished/returned folders and dead observers are looked for
+WORKERS_IDLE_S = 60.0  # parse workers kept warm between runs are let go after this long unused
 MOVE_PAIR_S = 0.6  # watchdog holds a move's source 0.5 s to pair it; across two folders it then
 #                    arrives as a delete after the destination's create: wait for it
 BURST_PATHS = 200  # this many distinct dirty paths make a burst (a copy, a checkout)...
@@ -456,6 +457,7 @@ class Watcher:
                     if now - last_health >= HEALTH_EVERY_S:
                         last_health = now
                         self._health()
+                        self.library.release_idle_workers(WORKERS_IDLE_S)
                     if self._stopping.is_set():
                         break
                     if (self._full_due and now >= self._dirty.not_before) or now - last_full >= self.reconcile_every_s:

@@ -11,6 +11,7 @@ import errno
 import functools
 import json
 import logging
+import multiprocessing as mp
 import os
 import queue
 import shutil
@@ -395,6 +396,33 @@ def test_removing_a_folder_while_it_is_indexed_leaves_nothing_of_it(tmp_path, wa
     wait_until(lambda: str(d / "b.txt") in indexed(lib), what="an event in the folder that stayed")
     assert str(big / "late.txt") not in indexed(lib)
     assert not rec.errors
+
+
+def test_parse_workers_stay_up_between_edits_and_go_when_idle(tmp_path, watched, monkeypatch):
+    d = tmp_path / "docs"
+    write(d / "a.txt", "alpha")
+    lib, w, rec = watched(d)  # the catch-up run parsed a.txt: its worker stays up
+    started: list[int] = []
+    real_spawn = ParsePool._spawn
+
+    def spawn(self):
+        worker = real_spawn(self)
+        started.append(worker.proc.pid)
+        return worker
+
+    monkeypatch.setattr(ParsePool, "_spawn", spawn)
+    for i in range(3):
+        write(d / f"n{i}.txt", f"note {i} about a walrus{i}")
+        wait_until(lambda i=i: str(d / f"n{i}.txt") in indexed(lib), what=f"edit {i}")
+    assert started == []  # every edit was parsed by the worker that was already up
+    monkeypatch.setattr(watch_mod, "WORKERS_IDLE_S", 0.0)
+    wait_until(lambda: lib._watch_indexer is not None and lib._watch_indexer._pool is None,
+               what="idle workers to be let go")
+    wait_until(lambda: not [p for p in mp.active_children() if p.name == "quire-parser"],
+               what="the worker process to exit")
+    write(d / "later.txt", "written after the workers were let go")
+    wait_until(lambda: str(d / "later.txt") in indexed(lib), what="an edit after that")
+    assert len(started) == 1 and not rec.errors
 
 
 def test_rebuild_through_submit_keeps_watching(tmp_path, watched):
