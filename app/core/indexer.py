@@ -388,9 +388,7 @@ class Indexer:
             if not starts:
                 continue
             whole = starts == [root.path]
-            for path, st in self.manifest.stats_of_root(root.id):
-                if whole or _has_ancestor_in(path, starts):
-                    known[path] = st
+            known.update(self.manifest.stats_of_root(root.id) if whole else self.manifest.stats_under(root.id, starts))
             found = 0
             for item in self._scan(root, starts):
                 if cancel.cancelled:
@@ -736,20 +734,6 @@ def _collapse(paths: Iterable[str]) -> list[str]:
         if not out or not _under(p, out[-1]):
             out.append(p)
     return out
-
-
-def _has_ancestor_in(path: str, tops: Sequence[str]) -> bool:
-    if len(tops) < 8:
-        return any(_under(path, t) for t in tops)
-    top_set = set(tops)
-    p = path
-    while True:
-        if p in top_set:
-            return True
-        parent = os.path.dirname(p)
-        if parent == p:
-            return False
-        p = parent
 
 
 def _join(a: str, b: str) -> str:

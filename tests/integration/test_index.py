@@ -362,3 +362,25 @@ def test_a_file_still_waiting_for_vectors_ranks_fairly_in_hybrid_search(tmp_path
         assert hits[0].path.endswith("tenancy.txt")
     finally:
         embedder.gate.set()
+
+
+def test_a_limited_run_reads_only_its_paths_and_spares_look_alike_neighbours(tmp_path, open_lib, embedder,
+                                                                             monkeypatch):
+    """The watcher's run names what changed: only those paths' manifest rows are read, and a
+    sibling whose name merely starts the same ("a-old", "a0", "a.txt") is neither read nor lost."""
+    d = tmp_path / "docs"
+    write(d / "a" / "in.txt", "inside the folder that changed")
+    write(d / "a" / "deep" / "x.txt", "deeper inside it")
+    for sib in ("a-old/s.txt", "a0/s.txt", "a.txt", "ab/s.txt"):
+        write(d / sib, f"a neighbour named {sib}")
+    lib = open_lib()
+    lib.index([str(d)])
+    before = {p for p, *_ in chunk_rows(lib)}
+    assert len(before) == 6
+    monkeypatch.setattr(lib.manifest, "stats_of_root",
+                        lambda *a: (_ for _ in ()).throw(AssertionError("a limited run read the whole root")))
+    write(d / "a" / "deep" / "x.txt", "deeper inside it, edited")
+    (d / "a" / "in.txt").unlink()
+    r = lib.index(changed=[str(d / "a")])
+    assert (r.files_seen, r.files_changed, r.files_removed) == (1, 1, 1)
+    assert {p for p, *_ in chunk_rows(lib)} == before - {str(d / "a" / "in.txt")}
