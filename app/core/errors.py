@@ -75,15 +75,21 @@ class DiskFullError(StoreError):
                          "`quire index` again: what was indexed so far is kept.")
 
 
+_DISK_FULL_TEXTS = (
+    "No space left on device", "os error 28",  # Linux, macOS (ENOSPC), as LanceDB's Rust reports it
+    "not enough space on the disk", "os error 112", "os error 39",  # Windows: ERROR_DISK_FULL, HANDLE_DISK_FULL
+    "disk is full",  # SQLite: "database or disk is full"
+)
+
+
 def is_disk_full(exc: BaseException) -> bool:
-    """ENOSPC from the OS, LanceDB ("No space left on device (os error 28)") or SQLite
-    ("database or disk is full")."""
+    """A full disk, from the OS, LanceDB or SQLite, on any platform."""
     import errno
 
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return True
     text = str(exc)
-    return "No space left on device" in text or "os error 28" in text or "disk is full" in text
+    return any(t in text for t in _DISK_FULL_TEXTS)
 
 
 class IndexMismatchError(StoreError):

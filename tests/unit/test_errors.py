@@ -20,6 +20,7 @@ LANCE_ENOSPC = ("lance error: LanceError(IO): No space left on device (os error 
     (OSError(errno.ENOSPC, "No space left on device"), True),
     (RuntimeError(LANCE_ENOSPC), True),
     (sqlite3.OperationalError("database or disk is full"), True),
+    (RuntimeError("lance error: LanceError(IO): There is not enough space on the disk. (os error 112)"), True),
     (OSError(errno.EACCES, "Permission denied"), False),
     (RuntimeError("lance error: Corrupt file"), False),
 ])
