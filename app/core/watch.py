@@ -483,6 +483,10 @@ class Watcher:
         finally:
             self._disarm_all()
             self._cancel_jobs()
+            try:
+                self.library.release_idle_workers(0.0)  # no more runs: the parse workers go now
+            except Exception:
+                log.exception("watch: stopping the parse workers failed")
 
     def _do_commands(self) -> None:
         while True:

@@ -423,6 +423,11 @@ def test_parse_workers_stay_up_between_edits_and_go_when_idle(tmp_path, watched,
     write(d / "later.txt", "written after the workers were let go")
     wait_until(lambda: str(d / "later.txt") in indexed(lib), what="an edit after that")
     assert len(started) == 1 and not rec.errors
+    monkeypatch.setattr(watch_mod, "WORKERS_IDLE_S", 3600.0)
+    write(d / "last.txt", "parsed by a worker that stays up")
+    wait_until(lambda: str(d / "last.txt") in indexed(lib), what="one more edit")
+    w.stop()  # the library stays open; its kept workers go with the watcher
+    assert lib._watch_indexer is not None and lib._watch_indexer._pool is None
 
 
 def test_rebuild_through_submit_keeps_watching(tmp_path, watched):
