@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DiskFullError, StoreError, UsageError, is_disk_full
+from .sqlite_tx import immediate
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -109,16 +110,9 @@ class ChatStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(self._db()) as db:
                 yield db
-            except BaseException:
-                if db.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
-                    db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             if is_disk_full(exc):
                 raise DiskFullError(str(self.path)) from None

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from .errors import DiskFullError, StoreCorruptError, StoreError, StoreLockedError, is_disk_full
 from .paths import display, from_key, path_key
+from .sqlite_tx import immediate
 
 SCHEMA_VERSION = 1
 
@@ -174,16 +175,8 @@ class Manifest:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._guard():
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._guard(), immediate(self._conn()) as conn:
+            yield conn
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._guard():

@@ -222,17 +222,22 @@ def test_settings_change_that_needs_a_rebuild_asks_first(qtbot: Any, make_window
     assert not w.errors.shown
 
 
-def test_closing_during_indexing_is_clean_and_the_next_start_resumes(qtbot: Any, make_window: Any, tmp_path: Path,
-                                                                    home: Any, settings: Any) -> None:
+def index_a_big_folder(qtbot: Any, make_window: Any, tmp_path: Path, n: int = 1500) -> tuple[Any, Path, int]:
+    """A window adding a folder of ``n`` notes, returned once it is parsing them."""
     big = tmp_path / "big"
     big.mkdir()
-    n = 1500
     for i in range(n):
         (big / f"note-{i:04d}.txt").write_text(f"Note {i}: the meeting about topic {i % 37} was moved.\n")
     w = make_window()
     w.add_paths([str(big)])
     qtbot.waitUntil(lambda: w.library.progress is not None and w.library.progress.phase == "parse"
                     and w.library.progress.files_done > 0, timeout=WAIT_MS)
+    return w, big, n
+
+
+def test_closing_during_indexing_is_clean_and_the_next_start_resumes(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                                    home: Any, settings: Any) -> None:
+    w, big, n = index_a_big_folder(qtbot, make_window, tmp_path)
     close(qtbot, w)
     from app.core.library import Library
 
@@ -250,15 +255,7 @@ def test_pausing_a_folder_while_it_is_indexed_stops_it_cleanly_and_resume_finish
     from app.core import watch as watch_mod
 
     monkeypatch.setattr(watch_mod, "PREEMPT_AFTER_S", 0.2)
-    big = tmp_path / "big"
-    big.mkdir()
-    n = 1500
-    for i in range(n):
-        (big / f"note-{i:04d}.txt").write_text(f"Note {i}: the meeting about topic {i % 37} was moved.\n")
-    w = make_window()
-    w.add_paths([str(big)])
-    qtbot.waitUntil(lambda: w.library.progress is not None and w.library.progress.phase == "parse"
-                    and w.library.progress.files_done > 0, timeout=WAIT_MS)
+    w, big, n = index_a_big_folder(qtbot, make_window, tmp_path)
     w.library.list.setCurrentRow(0)
     w.library.act_pause.trigger()
     qtbot.waitUntil(lambda: library_state(w).get(str(big), "").startswith("Paused")

@@ -357,9 +357,9 @@ def test_submit_runs_on_the_writer_thread_and_rearms(tmp_path, watched):
     assert not rec.errors
 
 
-def test_a_job_interrupts_a_long_run_mid_parse_and_the_run_resumes(tmp_path, watched, monkeypatch):
-    """The window pauses, adds or removes a folder while a big one is being read: the run stops
-    between files for the job, then goes on; no error, nothing lost."""
+def watch_while_a_big_folder_waits(tmp_path, watched, monkeypatch):
+    """A watched folder, and an 80-file folder beside it whose parsing takes 50 ms a file, so a
+    run over it can be interrupted by a job (after 0.2 s instead of 3 s)."""
     monkeypatch.setattr(watch_mod, "PREEMPT_AFTER_S", 0.2)
     monkeypatch.setattr(indexer_mod, "ParsePool", functools.partial(ParsePool, parser="tests.helpers.parsers:slow"))
     d, big = tmp_path / "docs", tmp_path / "big"
@@ -367,6 +367,13 @@ def test_a_job_interrupts_a_long_run_mid_parse_and_the_run_resumes(tmp_path, wat
     for i in range(80):
         write(big / f"b{i:02}.txt", f"big folder file {i}")
     lib, w, rec = watched(d)
+    return d, big, lib, w, rec
+
+
+def test_a_job_interrupts_a_long_run_mid_parse_and_the_run_resumes(tmp_path, watched, monkeypatch):
+    """The window pauses, adds or removes a folder while a big one is being read: the run stops
+    between files for the job, then goes on; no error, nothing lost."""
+    d, big, lib, w, rec = watch_while_a_big_folder_waits(tmp_path, watched, monkeypatch)
     n = len(rec.reports)
     w.request([str(big)])
     wait_until(lambda: w.busy and len(indexed(lib)) > 3, what="the big folder's run to be under way")
@@ -377,13 +384,7 @@ def test_a_job_interrupts_a_long_run_mid_parse_and_the_run_resumes(tmp_path, wat
 
 
 def test_removing_a_folder_while_it_is_indexed_leaves_nothing_of_it(tmp_path, watched, monkeypatch):
-    monkeypatch.setattr(watch_mod, "PREEMPT_AFTER_S", 0.2)
-    monkeypatch.setattr(indexer_mod, "ParsePool", functools.partial(ParsePool, parser="tests.helpers.parsers:slow"))
-    d, big = tmp_path / "docs", tmp_path / "big"
-    write(d / "a.txt", "alpha")
-    for i in range(80):
-        write(big / f"b{i:02}.txt", f"big folder file {i}")
-    lib, w, rec = watched(d)
+    d, big, lib, w, rec = watch_while_a_big_folder_waits(tmp_path, watched, monkeypatch)
     w.request([str(big)])
     wait_until(lambda: w.busy and len(indexed(lib)) > 3, what="the big folder's run to be under way")
     assert w.submit(lambda lib_: lib_.remove(str(big))).result(TIMEOUT) > 0
