@@ -375,12 +375,12 @@ class Store:
                 for b in scan(vt, ["text_hash"]):
                     orphans.extend(h for h in b.column(0).to_pylist() if h not in used)
             else:
-                todo = list(candidates)
-                for i in range(0, len(todo), 2000):
-                    got = (tbl.search().where(f"text_hash IN ({_str_list(todo[i:i + 2000])})")
+                maybe = list(candidates)
+                for i in range(0, len(maybe), 2000):
+                    got = (tbl.search().where(f"text_hash IN ({_str_list(maybe[i:i + 2000])})")
                            .select(["text_hash"]).limit(None).to_arrow())
                     used.update(got.column("text_hash").to_pylist())
-                orphans = [h for h in todo if h not in used]
+                orphans = [h for h in maybe if h not in used]
         for i in range(0, len(orphans), 2000):
             with _lance_errors(self.uri):
                 vt.delete(f"text_hash IN ({_str_list(orphans[i:i + 2000])})")
