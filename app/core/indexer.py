@@ -518,14 +518,10 @@ class Indexer:
         if starts == [root.path]:
             yield from self.scanner.walk([root.path])
             return
-        # A limited run (the watcher's): walk each changed path, but judge ignore rules from the root.
+        # A limited run (the watcher's): walk each changed path, under the root's rules.
         for start in starts:
-            for item in self.scanner.walk([start]):
-                if isinstance(item, ScanEntry):
-                    if self.scanner.is_ignored(root.path, item.path):
-                        continue
-                    item = ScanEntry(item.path, item.size, item.mtime_ns, root.path, item.kind)
-                elif item.path == start and start != root.path:
+            for item in self.scanner.walk_within(root.path, start):
+                if isinstance(item, ScanProblem) and item.path == start and start != root.path:
                     continue  # the changed path itself vanished: handled as a deletion
                 yield item
 

@@ -75,14 +75,7 @@ class Scanner:
 
     def is_ignored(self, root: str, path: str, is_dir: bool = False) -> bool:
         """Whether ``path`` (inside ``root``) is skipped by the ignore rules or the hidden rule."""
-        if path == root:
-            rel = os.path.basename(path)
-        elif path.startswith(root) and path[len(root):len(root) + 1] == os.sep:
-            rel = path[len(root) + 1:]
-        else:
-            rel = os.path.relpath(path, root)
-        if os.sep != "/":
-            rel = rel.replace(os.sep, "/")
+        rel = os.path.basename(path) if path == root else _relative(root, path)
         if not self.settings.hidden and (rel.startswith(".") or "/." in rel) and \
                 any(p.startswith(".") and p not in (".", "..") for p in rel.split("/")):
             return True
@@ -90,19 +83,28 @@ class Scanner:
 
     def walk(self, roots: Iterable[str]) -> Iterator[ScanEntry | ScanProblem]:
         for root in roots:
-            yield from self._walk_root(root)
+            yield from self._walk_root(root, root)
 
-    def _walk_root(self, root: str) -> Iterator[ScanEntry | ScanProblem]:
+    def walk_within(self, root: str, start: str) -> Iterator[ScanEntry | ScanProblem]:
+        """What ``walk([root])`` yields at or below ``start``, a path inside ``root``, walking only
+        that part (the watcher's runs). The ignore and hidden rules and the symlink boundary are
+        the root's: judged from ``start``, an anchored pattern such as "/sub/" would skip
+        "x/sub/" and its files would look deleted."""
+        if start != root and self.is_ignored(root, start, is_dir=os.path.isdir(start)):
+            return
+        yield from self._walk_root(root, start)
+
+    def _walk_root(self, root: str, top: str) -> Iterator[ScanEntry | ScanProblem]:
         try:
-            st = os.stat(root)
+            st = os.stat(top)
         except FileNotFoundError:
-            yield ScanProblem(root, root, "folder not found (removed or unmounted?)")
+            yield ScanProblem(top, root, "folder not found (removed or unmounted?)")
             return
         except OSError as exc:
-            yield ScanProblem(root, root, _os_reason(exc))
+            yield ScanProblem(top, root, _os_reason(exc))
             return
         if stat.S_ISREG(st.st_mode):
-            yield self._entry(root, root, st)
+            yield self._entry(top, root, st)
             return
         real_root = os.path.realpath(root)
         seen_dirs: set[tuple[int, int]] = {(st.st_dev, st.st_ino)}
@@ -111,7 +113,7 @@ class Scanner:
         # Each folder carries its path relative to the root ("a/b/"), so the ignore rules see
         # the same relative path as ``is_ignored`` builds, without re-deriving it per file.
         # Hidden folders are never entered, so only an entry's own name can make it hidden.
-        stack = [(root, "")]
+        stack = [(top, "" if top == root else _relative(root, top) + "/")]
         while stack:
             d, rel_dir = stack.pop()
             try:
@@ -163,6 +165,15 @@ class Scanner:
 
     def _entry(self, path: str, root: str, st: os.stat_result) -> ScanEntry:
         return ScanEntry(path, st.st_size, st.st_mtime_ns, root, kind_of(path))
+
+
+def _relative(root: str, path: str) -> str:
+    """``path`` relative to ``root``, with "/" between names, as the ignore rules read it."""
+    if path.startswith(root) and path[len(root):len(root) + 1] == os.sep:
+        rel = path[len(root) + 1:]
+    else:
+        rel = os.path.relpath(path, root)
+    return rel.replace(os.sep, "/") if os.sep != "/" else rel
 
 
 def _os_reason(exc: OSError) -> str:

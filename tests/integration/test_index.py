@@ -384,3 +384,25 @@ def test_a_limited_run_reads_only_its_paths_and_spares_look_alike_neighbours(tmp
     r = lib.index(changed=[str(d / "a")])
     assert (r.files_seen, r.files_changed, r.files_removed) == (1, 1, 1)
     assert {p for p, *_ in chunk_rows(lib)} == before - {str(d / "a" / "in.txt")}
+
+
+def test_a_limited_run_judges_ignore_rules_and_links_from_the_library_root(tmp_path, open_lib, embedder):
+    """"/sub/" is anchored at the library folder: it skips <root>/sub/, not <root>/x/sub/. A run
+    that starts at <root>/x must read the rule the same way, or x/sub/'s files look deleted; and
+    a link from x/ to elsewhere in the library is inside it, as in a full run."""
+    d = tmp_path / "docs"
+    write(d / "x" / "sub" / "kept.txt", "kept: the rule is anchored at the library folder")
+    write(d / "sub" / "skipped.txt", "skipped by the rule")
+    write(d / "x" / "plain.txt", "plain")
+    write(d / "y" / "target.txt", "reached through a link in x")
+    (d / "x" / "link.txt").symlink_to(d / "y" / "target.txt")
+    lib = open_lib(index__ignore=["/sub/"])
+    lib.index([str(d)])
+    full = {p for p, *_ in chunk_rows(lib)}
+    assert str(d / "x" / "sub" / "kept.txt") in full and str(d / "sub" / "skipped.txt") not in full
+    assert str(d / "x" / "link.txt") in full
+    write(d / "x" / "plain.txt", "plain, edited")
+    r = lib.index(changed=[str(d / "x")])
+    assert (r.files_changed, r.files_removed, r.files_failed) == (1, 0, 0)
+    assert {p for p, *_ in chunk_rows(lib)} == full
+    assert lib.index(changed=[str(d / "sub" / "skipped.txt")]).files_seen == 0
