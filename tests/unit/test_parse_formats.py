@@ -181,6 +181,33 @@ def test_crafted_inputs_stay_linear(tmp_path: Path) -> None:
     assert parse_file(str(tmp_path / "deep.html")) == [Section("deep & text", None)]
 
 
+def test_whitespace_clean_up_equals_the_plain_regex_pipeline() -> None:
+    """clean_prose / clean_code skip each rewrite where it would change nothing; the result
+    must be exactly what running every rewrite gives, whatever the mix of breaks and spaces."""
+    import random
+
+    from app.core.parse import _common as c
+
+    def prose(text: str) -> str:
+        for rx, repl in ((c._NEWLINES, "\n"), (c._JUNK, ""), (c._HSPACE, " "), (c._SPACE_NL, "\n"),
+                         (c._BLANKS, "\n\n")):
+            text = rx.sub(repl, text)
+        return text.strip()
+
+    def code(text: str) -> str:
+        text = c._JUNK.sub("", c._NEWLINES.sub("\n", text))
+        text = "\n".join(line.rstrip() for line in text.split("\n"))
+        return c._BLANKS.sub("\n\n", text).strip("\n")
+
+    rng = random.Random(7)
+    alphabet = "ab. \t\n\r\x0b\x0c\x85\u2028\u2029\x00\x07\u200b\u00ad\ufeff\u00a0\u3000\u2003é"
+    samples = ["", "plain text", "a  b", "a \n b", "a\r\n\r\n\r\nb", "x\u2028y", "tab\there", "\n\n\n"]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) for _ in range(20_000)]
+    for s in samples:
+        assert c.clean_prose(s) == prose(s), repr(s)
+        assert c.clean_code(s) == code(s), repr(s)
+
+
 # --- text and encodings ----------------------------------------------------------------
 
 @pytest.mark.parametrize(("raw", "expected"), [
