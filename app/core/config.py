@@ -101,7 +101,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("index", "parse_memory_mb", int, 2048,
            "Memory one parser process may use before the file is given up.", _int_range(128, 65536)),
     Option("index", "workers", int, 0,
-           "Parser processes (0 = one per CPU core less one, at least one).", _int_range(0, 64)),
+           "Parser processes (0 = one per CPU core, less one for the embedding model).",
+           _int_range(0, 64)),
     Option("ollama", "url", str, "http://127.0.0.1:11434", "The Ollama server.", _http_url),
     Option("ollama", "chat_model", str, "llama3.2", "The model that writes answers.", _non_empty),
     Option("ollama", "embed_model", str, "nomic-embed-text",
@@ -143,10 +144,14 @@ class IndexSettings:
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
 
-    def worker_count(self) -> int:
+    def worker_count(self, embedding: bool = True) -> int:
+        """Parser processes for a run. ``embedding``: a model embeds alongside and needs a core
+        of its own; without one (backend "none") the parsers are the work, so one per core
+        (the writer's thread needs a quarter of one: 6.9 -> 6.0 s on 29 MB, 2 cores)."""
         if self.workers:
             return self.workers
-        return max(1, (os.cpu_count() or 2) - 1)
+        cores = os.cpu_count() or 2
+        return max(1, cores - 1) if embedding else cores
 
 
 @dataclass(frozen=True)

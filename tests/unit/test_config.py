@@ -69,3 +69,14 @@ def test_save_and_load_round_trip(tmp_path):
 def test_quire_home_relocates_everything(tmp_path):
     p = Paths.default({"QUIRE_HOME": str(tmp_path / "q")})
     assert p.settings_file.parent == p.index_dir.parent == p.manifest_db.parent == tmp_path / "q"
+
+
+def test_parser_processes_leave_a_core_to_the_embedding_model_only(monkeypatch):
+    from app.core.config import IndexSettings
+
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert IndexSettings().worker_count(embedding=True) == 3
+    assert IndexSettings().worker_count(embedding=False) == 4  # backend "none": parsing is the work
+    assert IndexSettings(workers=2).worker_count(embedding=False) == 2  # the setting wins
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert IndexSettings().worker_count(embedding=True) == 1
