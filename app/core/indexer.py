@@ -110,6 +110,11 @@ class EmbedWorker:
         return not self.busy and self.q.empty() and not self.overflow.is_set() and not self._buf_hashes
 
     @property
+    def waiting(self) -> bool:
+        """The model has nothing to embed: it keeps up with the writer."""
+        return not self.busy and self.q.empty()
+
+    @property
     def alive(self) -> bool:
         return self._thread.is_alive()
 
@@ -586,10 +591,15 @@ class Indexer:
         # keyword index: the workers sat idle for ~0.5 s). At most two batches are in memory.
         flusher = ThreadPoolExecutor(1, thread_name_prefix="quire-flush")
         flushing: Future[None] | None = None
+        all_cores = self.settings.index.worker_count(embedding=False)
 
         def flush(b: _Batch) -> None:
             nonlocal flushing
             if flushing is not None:
+                # The model has eaten every batch stored so far (a cheap model, or Ollama on a GPU):
+                # parsing is the bottleneck, so the core kept for the model parses too.
+                if embed is not None and pool.n < all_cores and embed.queued and embed.waiting:
+                    pool.n = all_cores
                 flushing.result()  # the previous batch is stored first; its error surfaces here
             flushing = flusher.submit(self._flush, b, c, embed)
 

@@ -168,7 +168,7 @@ class ParsePool:
         self.spec = spec
         self.background = background
         self.parser = parser
-        self.n = max(1, workers)
+        self.n = max(1, workers)  # the indexer may raise it mid-run (a model that keeps up)
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         if "forkserver" in mp.get_all_start_methods():

@@ -406,3 +406,28 @@ def test_a_limited_run_judges_ignore_rules_and_links_from_the_library_root(tmp_p
     assert (r.files_changed, r.files_removed, r.files_failed) == (1, 0, 0)
     assert {p for p, *_ in chunk_rows(lib)} == full
     assert lib.index(changed=[str(d / "sub" / "skipped.txt")]).files_seen == 0
+
+
+@pytest.mark.parametrize("model_keeps_up", [True, False])
+def test_the_core_kept_for_the_model_parses_once_the_model_keeps_up(tmp_path, open_lib, embedder, monkeypatch,
+                                                                    model_keeps_up):
+    """One parser process per core but one while a model embeds; when the model has eaten the
+    last batch by the time the next is stored, parsing is the bottleneck and gets every core."""
+    pools: list[parsepool.ParsePool] = []
+
+    class Recorded(parsepool.ParsePool):
+        def __init__(self, *a, **k) -> None:
+            super().__init__(*a, parser="tests.helpers.parsers:slow", **k)  # 50 ms a file
+            pools.append(self)
+
+    monkeypatch.setattr(indexer_mod, "ParsePool", Recorded)
+    monkeypatch.setattr(indexer_mod, "FLUSH_ROWS", 10)
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    for i in range(16):
+        write(tmp_path / "docs" / f"d{i}.txt", long_doc(12, f"doc{i}"))
+    if not model_keeps_up:
+        embedder.gate.clear()  # the model is slow: it is still at its first texts when the run ends
+        threading.Timer(3, embedder.gate.set).start()
+    r = open_lib().index([str(tmp_path / "docs")])
+    assert r.files_added == 16 and r.chunks_written > 5 * 10 and r.chunks_embedded == r.chunks_written
+    assert pools[0].n == (3 if model_keeps_up else 2)
