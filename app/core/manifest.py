@@ -247,10 +247,9 @@ class Manifest:
         for r in self._query(f"SELECT {self._FILE_COLS} FROM files WHERE root_id=?", (root_id,)):
             yield self._file(r)
 
-    def stats_of_root(self, root_id: int) -> Iterator[tuple[str, FileStat]]:
-        for r in self._query("SELECT path, id, root_id, size, mtime_ns, status FROM files WHERE root_id=?",
-                             (root_id,)):
-            yield from_key(r[0]), FileStat(r[1], r[2], r[3], r[4], r[5])
+    def stats_of_root(self, root_id: int) -> dict[str, FileStat]:
+        rows = self._query("SELECT path, id, root_id, size, mtime_ns, status FROM files WHERE root_id=?", (root_id,))
+        return {from_key(p): FileStat(i, r, s, m, st) for p, i, r, s, m, st in rows}
 
     def stats_under(self, root_id: int, tops: Sequence[str]) -> Iterator[tuple[str, FileStat]]:
         """``stats_of_root`` for the files at or below ``tops`` only: a range of the path index

@@ -9,6 +9,7 @@ which shows undecodable bytes as ``\\xNN``.
 from __future__ import annotations
 
 import os
+import sys
 
 
 def path_key(path: str) -> bytes:
@@ -16,8 +17,11 @@ def path_key(path: str) -> bytes:
     return os.fsencode(path)
 
 
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+
+
 def from_key(key: bytes) -> str:
-    return os.fsdecode(key)
+    return key.decode(_FS_ENCODING, _FS_ERRORS)  # os.fsdecode, without its checks (5,000 per run)
 
 
 def display(path: str) -> str:

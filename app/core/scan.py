@@ -14,21 +14,29 @@ import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
+from typing import NamedTuple
 
 import pathspec
 
 from .config import DEFAULT_IGNORE, IndexSettings
-from .parse import kind_of, kind_of_name
+from .parse import kind_of
 from .paths import display, is_within
 
 
-@dataclass(frozen=True, slots=True)
-class ScanEntry:
+class ScanEntry(NamedTuple):
+    """A file the walk found. A tuple, and ``kind`` worked out only when asked: a run that finds
+    nothing changed makes one of these per file and looks at none of their kinds."""
+
     path: str
     size: int
     mtime_ns: int
     root: str
-    kind: str | None  # None: a known non-text type, listed as skipped
+
+    @property
+    def kind(self) -> str | None:
+        """The format by extension; None: a known non-text type, listed as skipped."""
+        return kind_of(self.path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,8 @@ class ScanProblem:
 def build_ignore(settings: IndexSettings) -> pathspec.PathSpec:
     return pathspec.PathSpec.from_lines("gitignore", [*DEFAULT_IGNORE, *settings.ignore])
 
+
+_NAME = attrgetter("name")
 
 # What pathspec puts before a pattern without a slash: "at the start, or after any slash".
 _ANYWHERE = "^(?:.+/)?"
@@ -118,7 +128,7 @@ class Scanner:
             d, rel_dir = stack.pop()
             try:
                 with os.scandir(d) as it:
-                    entries = sorted(it, key=lambda e: e.name)
+                    entries = sorted(it, key=_NAME)
             except OSError as exc:
                 yield ScanProblem(d, root, _os_reason(exc))
                 continue
@@ -160,11 +170,11 @@ class Scanner:
                 elif stat.S_ISREG(est.st_mode):
                     if ignored(rel):
                         continue
-                    yield ScanEntry(path, est.st_size, est.st_mtime_ns, root, kind_of_name(name))
+                    yield ScanEntry(path, est.st_size, est.st_mtime_ns, root)
                 # sockets, fifos, devices: never read
 
     def _entry(self, path: str, root: str, st: os.stat_result) -> ScanEntry:
-        return ScanEntry(path, st.st_size, st.st_mtime_ns, root, kind_of(path))
+        return ScanEntry(path, st.st_size, st.st_mtime_ns, root)
 
 
 def _relative(root: str, path: str) -> str:
