@@ -76,11 +76,15 @@ def test_human_output_and_env_override(tmp_path, docs):
     p = run_cli(home, "search", "garlic basil", env={"QUIRE_EMBEDDING_BACKEND": "none"})
     assert p.returncode == 0 and "recipes.txt" in p.stdout
     assert "keyword search only" in p.stderr
+    p = run_cli(home, "search", "garlic", "--type", "docs", env={"QUIRE_EMBEDDING_BACKEND": "none"})
+    assert p.returncode == 2 and "'docs' is not a kind of file" in p.stderr and "Use one of:" in p.stderr
 
 
 @pytest.mark.parametrize("args, expect", [
     (["index", "/definitely/not/here"], "does not exist"),
     (["library", "remove", "/not/in/library"], "not in the library"),
+    (["search", "garlic", "-k", "-5"], "-5 passages: ask for 1 or more"),  # once: all hits but 5
+    (["search", "garlic", "-k", "0"], "0 passages: ask for 1 or more"),
 ])
 def test_bad_paths_are_clear_errors(tmp_path, args, expect):
     p = run_cli(tmp_path / "home", *args, env={"QUIRE_EMBEDDING_BACKEND": "none"})
