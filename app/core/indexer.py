@@ -29,7 +29,7 @@ from .config import Settings
 from .embed import Embedder
 from .hashing import sha256_file
 from .manifest import EMPTY, FAILED, INDEXED, PENDING, SKIPPED, FileRecord, FileRow, FileStat, Manifest, Root
-from .parse import skip_reason
+from .parse import kind_of, skip_reason
 from .parsepool import GONE, ParseFailure, ParsePool, os_reason
 from .paths import display
 from .scan import ScanEntry, Scanner, ScanProblem
@@ -498,8 +498,8 @@ class Indexer:
             if row is not None and row.sha256 == sha and row.status in (INDEXED, EMPTY, FAILED, SKIPPED):
                 touches.append((row.id, e.size, e.mtime_ns))
                 c.unchanged += 1
-            elif row is None and by_sha.get(sha):
-                moves.append((by_sha[sha].pop(), e, root_id))
+            elif row is None and (gone := _read_alike(by_sha.get(sha), e)) is not None:
+                moves.append((gone, e, root_id))
             else:
                 jobs.append((e, root_id, row, sha))
         if touches:
@@ -635,9 +635,10 @@ class Indexer:
                 else:
                     batch.ids.append(fid)
                     chunks = outcome.chunks
-                    self._add_rows(batch, fid, e, folder, chunks)
+                    kind = outcome.kind or e.kind or ""
+                    self._add_rows(batch, fid, e, folder, kind, chunks)
                     batch.records.append(FileRecord(e.path, job.root_id, e.size, e.mtime_ns,
-                                                    job.sha256 or outcome.sha256, e.kind,
+                                                    job.sha256 or outcome.sha256, kind,
                                                     INDEXED if chunks else EMPTY,
                                                     "" if chunks else "no text found", len(chunks)))
                     if job.is_new:
@@ -679,13 +680,13 @@ class Indexer:
             self._pool = None
 
     @staticmethod
-    def _add_rows(batch: _Batch, fid: int, e: ScanEntry, folder: str, chunks: list[Chunk]) -> None:
+    def _add_rows(batch: _Batch, fid: int, e: ScanEntry, folder: str, kind: str, chunks: list[Chunk]) -> None:
         shown = display(e.path)
         for ch in chunks:
             embed_text = ch.embed_text
             h = text_hash(embed_text)
             batch.rows.append({"id": f"{fid}:{ch.chunk_no}", "file_id": fid, "path": shown, "folder": folder,
-                               "kind": e.kind or "", "chunk_no": ch.chunk_no, "page": ch.page,
+                               "kind": kind, "chunk_no": ch.chunk_no, "page": ch.page,
                                "heading": ch.heading, "text": ch.text, "text_hash": h})
             batch.texts.append((h, embed_text))
 
@@ -730,6 +731,16 @@ class Indexer:
 
 
 BIG_FILE = 1 << 20
+
+
+def _read_alike(rows: list[FileRow] | None, e: ScanEntry) -> FileRow | None:
+    """Take a missing file with ``e``'s content that is read the same way as ``e``: renaming
+    notes.txt to notes.md changes its sections and headings, so that is parsed again (its
+    vectors are still reused by text)."""
+    for i, r in enumerate(rows or ()):
+        if kind_of(r.path) == e.kind:
+            return rows.pop(i)  # type: ignore[union-attr]
+    return None
 
 
 @contextmanager

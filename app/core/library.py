@@ -25,7 +25,7 @@ from .errors import EmbeddingUnavailableError, IndexMismatchError, StoreError, U
 from .indexer import EmbedWorker, Indexer, ProgressFn
 from .lock import WriterLock
 from .manifest import FAILED, SKIPPED, Manifest, Root
-from .search import Searcher
+from .search import Searcher, search_kinds
 from .store import Store, disk_bytes
 from .types import CancelToken, IndexReport, Progress, SearchResult
 
@@ -350,7 +350,7 @@ class Library:
             if root is None:
                 raise UsageError(f"{folder} is not a library folder.", "`quire status` lists them.")
             folder = root.display
-        return self.searcher().search(query, k, folder, kinds)
+        return self.searcher().search(query, k, folder, search_kinds(kinds) if kinds else None)
 
     # --- status --------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ class ParseFailure:
 class Parsed:
     chunks: list[Chunk]
     sha256: str  # of the bytes the worker read, when the job asked for it; else ""
+    kind: str = ""  # what an unknown extension turned out to be ("text", "pdf"); "" if the name told
 
 
 ParseOutcome = Parsed | ParseFailure
@@ -95,10 +96,13 @@ def _worker_main(conn: Connection, spec: ChunkSpec, memory_mb: int, parser: str,
 
 def _parse(job_id: int, path: str, sha: str, parse_file: Any, chunker: Any, memory_mb: int) -> tuple[Any, ...]:
     from .errors import ParseError
+    from .parse import SNIFF, kind_of, sniffed_kind
 
     try:
         chunks = chunker.chunk(parse_file(path))
-        reply: tuple[Any, ...] = (job_id, "ok", [(c.chunk_no, c.text, c.page, c.heading) for c in chunks], sha)
+        kind = sniffed_kind(path) if kind_of(path) == SNIFF else ""
+        reply: tuple[Any, ...] = (job_id, "ok", [(c.chunk_no, c.text, c.page, c.heading) for c in chunks], sha,
+                                  kind)
     except ParseError as exc:
         reply = (job_id, "error", exc.reason, exc.message)
     except MemoryError:
@@ -259,7 +263,7 @@ class ParsePool:
                 w.started = time.monotonic()
                 failed_starts = 0
                 if msg[1] == "ok":
-                    yield keys.pop(job_id), Parsed([Chunk(n, t, p, h) for n, t, p, h in msg[2]], msg[3])
+                    yield keys.pop(job_id), Parsed([Chunk(n, t, p, h) for n, t, p, h in msg[2]], msg[3], msg[4])
                 else:
                     yield keys.pop(job_id), ParseFailure(msg[2], msg[3])
             now = time.monotonic()

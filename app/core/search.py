@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .embed import Embedder
-from .errors import QuireError
+from .errors import QuireError, UsageError
+from .parse import SNIFF, SUPPORTED_KINDS, kind_of_name
 from .paths import sql_str
 from .store import Store
 from .types import Hit, SearchResult
@@ -40,6 +41,22 @@ def filter_expr(folder: str | None = None, kinds: Sequence[str] | None = None) -
     if kinds:
         parts.append("kind IN (" + ",".join(sql_str(k) for k in kinds) + ")")
     return " AND ".join(parts) or None
+
+
+def search_kinds(names: Sequence[str]) -> list[str]:
+    """The kinds a file-type filter asks for. Each name is a kind ("markdown", "pdf") or an
+    extension ("md", ".py", "htm"); an unknown one is refused with the kinds there are, since
+    an empty result would read as "nothing matches". "text" also finds rows an older Quire
+    wrote for files without an extension (kind "text?")."""
+    kinds: list[str] = []
+    for name in names:
+        n = name.strip().lower().lstrip(".")
+        kind = n if n in SUPPORTED_KINDS else kind_of_name("x." + n) if n else None
+        if kind is None or kind == SNIFF:
+            raise UsageError(f"{name!r} is not a kind of file Quire reads.",
+                             f"Use one of: {', '.join(sorted(SUPPORTED_KINDS))}, or an extension such as md or py.")
+        kinds += [kind, SNIFF] if kind == "text" else [kind]
+    return list(dict.fromkeys(kinds))
 
 
 class Searcher:

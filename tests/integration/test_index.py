@@ -264,6 +264,40 @@ def test_filters_by_folder_and_type(corpus, tmp_path, open_lib, embedder):
     assert only_other and all(h.folder == str(other) for h in only_other)
     only_text = lib.search("lease notice", k=5, kinds=["text"]).hits
     assert only_text and all(h.kind == "text" for h in only_text)
+    # An extension names its kind; a name that is neither is refused, not answered with nothing.
+    assert {h.kind for h in lib.search("lease notice", k=5, kinds=["md"]).hits} == {"markdown"}
+    assert lib.search("lease notice", k=5, kinds=[".TXT"]).hits == only_text
+    with pytest.raises(UsageError, match="'mdd' is not a kind of file") as bad:
+        lib.search("lease notice", kinds=["mdd"])
+    assert "markdown" in bad.value.user_text() and "pdf" in bad.value.user_text()
+
+
+def test_files_without_an_extension_are_filtered_by_what_they_turned_out_to_be(tmp_path, open_lib, embedder):
+    from tests.unit.test_parse_formats import make_pdf
+
+    d = tmp_path / "docs"
+    write(d / "README", "Plain notes about the quarterly budget.")
+    (d / "scan0042").write_bytes(make_pdf(["Invoice for the quarterly budget review"]))
+    lib = open_lib()
+    assert lib.index([str(d)]).files_added == 2
+    kinds = {h.path.rsplit("/", 1)[-1]: h.kind for h in lib.search("quarterly budget", k=5).hits}
+    assert kinds == {"README": "text", "scan0042": "pdf"}
+    assert [h.kind for h in lib.search("quarterly budget", kinds=["pdf"]).hits] == ["pdf"]
+    assert [h.kind for h in lib.search("quarterly budget", kinds=["text"]).hits] == ["text"]
+
+
+def test_a_rename_that_changes_how_a_file_is_read_parses_it_again(tmp_path, open_lib, embedder):
+    d = tmp_path / "docs"
+    write(d / "plan.txt", "# Budget\n\nThe budget for next year is set in March.\n")
+    lib = open_lib()
+    lib.index([str(d)])
+    (d / "plan.txt").rename(d / "plan.md")
+    r = lib.index()
+    assert (r.files_moved, r.files_added, r.files_removed) == (0, 1, 1)
+    hit = lib.search("budget March", k=1).hits[0]
+    assert hit.path.endswith("plan.md") and (hit.kind, hit.heading) == ("markdown", "Budget")
+    (d / "plan.md").rename(d / "plan2.md")  # same kind: still a move, nothing parsed
+    assert lib.index().files_moved == 1
 
 
 def test_changed_settings_are_refused_until_rebuild(corpus, open_lib, embedder, paths, monkeypatch):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from app.core.errors import ParseError, UnreadableFile, UnsupportedFile
 
-__all__ = ["SUPPORTED_KINDS", "Section", "kind_of", "kind_of_name", "parse_file"]
+__all__ = ["SUPPORTED_KINDS", "Section", "kind_of", "kind_of_name", "parse_file", "sniffed_kind"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +138,16 @@ def kind_of_name(name: str) -> str | None:
     if ext in _BINARY_REASONS:
         return None
     return SNIFF
+
+
+def sniffed_kind(path: str) -> str:
+    """The kind of a file ``kind_of`` could not tell (``SNIFF``) once it parsed: "pdf" for a
+    PDF without its extension, else "text". Searches filter on it, so it must be a real kind."""
+    try:
+        with open(path, "rb") as f:
+            return "pdf" if f.read(5) == b"%PDF-" else "text"
+    except OSError:
+        return "text"
 
 
 def skip_reason(path: str) -> str:
