@@ -233,15 +233,17 @@ class Indexer:
     """Owns every write to the store and the manifest. One per home, guarded by the writer lock."""
 
     def __init__(self, settings: Settings, manifest: Manifest, store: Store,
-                 prepare: Callable[[], tuple[Embedder | None, ChunkSpec]]) -> None:
+                 prepare: Callable[[], tuple[Embedder | None, ChunkSpec]],
+                 own_dirs: Sequence[str | os.PathLike[str]] = ()) -> None:
         """``prepare`` loads the embedder and says how to chunk; it is called only when a run
-        has something to parse or embed, so a run that finds nothing changed loads no model."""
+        has something to parse or embed, so a run that finds nothing changed loads no model.
+        ``own_dirs``: Quire's data and settings folders, never indexed."""
         self.settings = settings
         self.manifest = manifest
         self.store = store
         self._prepare_fn = prepare
         self._prepared: tuple[Embedder | None, ChunkSpec] | None = None
-        self.scanner = Scanner(settings.index)
+        self.scanner = Scanner(settings.index, exclude=own_dirs)
         self._embed_worker: EmbedWorker | None = None
         self._background: EmbedWorker | None = None  # outlives runs in watch mode
         self._low_priority = False  # watch mode: parse workers below normal priority

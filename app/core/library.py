@@ -25,6 +25,7 @@ from .errors import EmbeddingUnavailableError, IndexMismatchError, StoreError, U
 from .indexer import EmbedWorker, Indexer, ProgressFn
 from .lock import WriterLock
 from .manifest import FAILED, SKIPPED, Manifest, Root
+from .paths import is_within
 from .search import Searcher, search_kinds
 from .store import Store, disk_bytes
 from .types import CancelToken, IndexReport, Progress, SearchResult
@@ -212,6 +213,10 @@ class Library:
             raise UsageError(f"{path} does not exist.", "Check the path and try again.")
         if not os.path.isdir(p) and not os.path.isfile(p):
             raise UsageError(f"{path} is neither a folder nor a regular file.")
+        real = os.path.realpath(p)
+        if any(is_within(real, d) for d in self._own_dirs()):
+            raise UsageError(f"{path} is inside Quire's own data folder, where it keeps its index and logs.",
+                             "Add the folders that hold your documents instead.")
         for r in self.manifest.roots():
             if p == r.path:
                 return r
@@ -270,7 +275,11 @@ class Library:
         self.check_settings()
         if self.meta() is None:
             self._ensure_meta(None)
-        return Indexer(self.settings, self.manifest, self.store(), self._prepare)
+        return Indexer(self.settings, self.manifest, self.store(), self._prepare, own_dirs=self._own_dirs())
+
+    def _own_dirs(self) -> list[str]:
+        """Where Quire keeps its index, logs and settings: never indexed, and never a library folder."""
+        return list(dict.fromkeys(os.path.realpath(d) for d in (self.paths.data_dir, self.paths.config_dir)))
 
     def index(self, paths: list[str] | None = None, progress: ProgressFn | None = None,
               cancel: CancelToken | None = None, changed: list[str] | None = None,

@@ -78,10 +78,20 @@ def ignore_matcher(spec: pathspec.PathSpec) -> Callable[[str], bool]:
 
 
 class Scanner:
-    def __init__(self, settings: IndexSettings) -> None:
+    def __init__(self, settings: IndexSettings, exclude: Iterable[str | os.PathLike[str]] = ()) -> None:
+        """``exclude``: folders never entered, whatever the rules say: Quire's own data and
+        settings folders, which a library folder such as the home folder may contain (their log,
+        lock and index files change with every run, so each run would find them changed)."""
         self.settings = settings
         self.ignore = build_ignore(settings)
         self._ignored = ignore_matcher(self.ignore)
+        self._excluded: set[tuple[int, int]] = set()  # by device and inode: any spelling, any link
+        for d in exclude:
+            try:
+                st = os.stat(d)
+            except OSError:
+                continue  # not made yet: nothing in it to skip
+            self._excluded.add((st.st_dev, st.st_ino))
 
     def is_ignored(self, root: str, path: str, is_dir: bool = False) -> bool:
         """Whether ``path`` (inside ``root``) is skipped by the ignore rules or the hidden rule."""
@@ -163,8 +173,8 @@ class Scanner:
                     if ignored(rel + "/"):
                         continue
                     key = (est.st_dev, est.st_ino)
-                    if key in seen_dirs:
-                        continue  # a loop or a second way into a folder already walked
+                    if key in seen_dirs or key in self._excluded:
+                        continue  # a loop, a second way into a folder already walked, or Quire's own
                     seen_dirs.add(key)
                     stack.append((path, rel + "/"))
                 elif stat.S_ISREG(est.st_mode):

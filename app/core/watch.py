@@ -303,8 +303,8 @@ class Watcher:
         self._full_due = False
         self._overflow_handler: _OverflowLog | None = None
 
-        self._scanner = Scanner(library.settings.index)
         self._excluded = tuple(os.path.abspath(str(p)) for p in (library.paths.data_dir, library.paths.config_dir))
+        self._scanner = Scanner(library.settings.index, exclude=self._excluded)
         self._roots: dict[str, Root] = {}  # root path -> Root, as last read from the library
         self._units: dict[str, _Unit] = {}  # unit key -> unit (armed or polling)
         self._offline: set[str] = set()  # root paths currently missing
@@ -628,7 +628,7 @@ class Watcher:
     def _arm_all(self, initial: bool = False) -> None:
         """Bring observers in line with the library's roots; new roots get a catch-up."""
         roots = {r.path: r for r in self.library.roots()}
-        self._scanner = Scanner(self.library.settings.index)
+        self._scanner = Scanner(self.library.settings.index, exclude=self._excluded)
         new = [p for p in roots if p not in self._roots]
         resumed = [p for p, r in roots.items() if p in self._roots and self._roots[p].paused and not r.paused]
         self._roots = roots

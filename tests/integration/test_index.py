@@ -465,3 +465,21 @@ def test_the_core_kept_for_the_model_parses_once_the_model_keeps_up(tmp_path, op
     r = open_lib().index([str(tmp_path / "docs")])
     assert r.files_added == 16 and r.chunks_written > 5 * 10 and r.chunks_embedded == r.chunks_written
     assert pools[0].n == (3 if model_keeps_up else 2)
+
+
+def test_quires_own_folder_is_never_indexed(tmp_path, paths, open_lib, embedder):
+    """A library folder that holds Quire's home (the user's home folder on macOS or Windows
+    holds the platform's data folder) skips it: its log, lock and index files change with
+    every run, so every run found them changed, and the log's lines became search results."""
+    write(tmp_path / "docs" / "notes.txt", "Notes about the garden.")
+    lib = open_lib()
+    (paths.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    (paths.data_dir / "logs" / "quire.log").write_text("INFO garden run finished\n")
+    first = lib.index([str(tmp_path)])
+    assert (first.files_seen, first.files_added) == (1, 1)
+    assert {p for p, *_ in chunk_rows(lib)} == {str(tmp_path / "docs" / "notes.txt")}
+    (paths.data_dir / "logs" / "quire.log").write_text("INFO garden run finished\nINFO another\n")
+    again = lib.index()
+    assert (again.files_seen, again.files_unchanged, again.files_changed, again.files_added) == (1, 1, 0, 0)
+    with pytest.raises(UsageError, match="inside Quire's own data folder"):
+        lib.index([str(paths.data_dir / "logs")])
