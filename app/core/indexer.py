@@ -419,9 +419,11 @@ class Indexer:
                         disk.setdefault(item.path, (item, root.id))
                         if len(disk) % 2000 == 0:
                             emit(Progress("scan", files_total=len(disk), message="looking for changes"))
-                if whole and found == 0 and not root.is_file and any(r.root_id == root.id for r in known.values()):
+                if whole and found == 0 and not root.is_file and any(r.root_id == root.id for r in known.values()) \
+                        and _holds_nothing(root.path):
                     # An empty folder where files were is what an unmounted drive leaves behind
-                    # (its mount point): keep the rows until the user removes the folder.
+                    # (its mount point): keep the rows until the user removes the folder. Not a
+                    # folder whose files the ignore rules now skip: those rows go.
                     notes.append(f"{root.display}: the folder is empty now (drive unmounted?); its index is kept "
                                  "until you remove it from the library")
                     known = {p: r for p, r in known.items() if r.root_id != root.id}
@@ -733,6 +735,14 @@ class Indexer:
 
 
 BIG_FILE = 1 << 20
+
+
+def _holds_nothing(folder: str) -> bool:
+    try:
+        with os.scandir(folder) as it:
+            return next(it, None) is None
+    except OSError:
+        return True
 
 
 def _read_alike(rows: list[FileRow] | None, e: ScanEntry) -> FileRow | None:

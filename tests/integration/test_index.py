@@ -225,6 +225,17 @@ def test_unplugged_folder_keeps_its_rows(corpus, open_lib, embedder, tmp_path):
     assert len(chunk_rows(lib)) == n
 
 
+def test_a_folder_whose_files_the_rules_now_skip_loses_their_rows(corpus, open_lib, embedder):
+    """Not mistaken for an unmounted drive: the folder is not empty, its files are ignored."""
+    lib = open_lib()
+    lib.index([str(corpus)])
+    lib.close()
+    lib2 = open_lib(index__ignore=["*.txt", "*.md", "*.png"])
+    r = lib2.index()
+    assert r.files_removed == 4 and "empty" not in r.note
+    assert chunk_rows(lib2) == []
+
+
 def test_keyword_search_works_before_vectors_exist(corpus, open_lib, embedder):
     """Files are searchable by their words while the embedder is still busy."""
     embedder.gate.clear()  # the embedder blocks until released
