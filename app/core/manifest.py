@@ -182,6 +182,21 @@ class Manifest:
         with self._guard():
             return self._conn().execute(sql, params).fetchall()
 
+    def release_thread(self) -> None:
+        """Close the calling thread's connection: a thread that ends (a run's flush thread) must
+        not leave one open behind it, or a long watch session runs out of file handles."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            if conn in self._conns:
+                self._conns.remove(conn)
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
+
     def close(self) -> None:
         with self._lock:
             for c in self._conns:

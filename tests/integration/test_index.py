@@ -494,3 +494,20 @@ def test_quires_own_folder_is_never_indexed(tmp_path, paths, open_lib, embedder)
     assert (again.files_seen, again.files_unchanged, again.files_changed, again.files_added) == (1, 1, 0, 0)
     with pytest.raises(UsageError, match="inside Quire's own data folder"):
         lib.index([str(paths.data_dir / "logs")])
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files through /proc")
+def test_runs_leave_no_file_handles_behind(tmp_path, open_lib, embedder):
+    """Each run stores its batches on a thread of its own; that thread's SQLite connection must
+    close with it, or a window or `quire watch` session (a run per edit) runs out of handles."""
+    d = tmp_path / "docs"
+    write(d / "a.txt", "first version")
+    lib = open_lib()
+    lib.index([str(d)])
+    write(d / "a.txt", "second version")
+    lib.index()
+    before = len(os.listdir("/proc/self/fd"))
+    for i in range(12):
+        write(d / "a.txt", f"version {i}")
+        assert lib.index().files_changed == 1
+    assert len(os.listdir("/proc/self/fd")) <= before + 2
