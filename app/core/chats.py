@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DiskFullError, StoreError, UsageError, is_disk_full
-from .sqlite_tx import immediate
+from .sqlite_tx import ConnectionPool, immediate
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -81,53 +80,46 @@ class ChatStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._pool = ConnectionPool(self._connect)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = self._db()
-            db.executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            with self._pool.connection() as db:
+                db.executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"Cannot open the chat history {self.path}: {exc}.",
                              "Move the file away to start a new history.") from None
 
     # --- connections --------------------------------------------------------------------------
 
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("PRAGMA foreign_keys = ON")
-            self._local.db = db
-            with self._lock:
-                self._all.append(db)
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
         return db
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._pool.connection() as db:
+            return db.execute(sql, params).fetchall()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         try:
-            with immediate(self._db()) as db:
+            with self._pool.connection() as c, immediate(c) as db:
                 yield db
         except sqlite3.DatabaseError as exc:
             if is_disk_full(exc):
                 raise DiskFullError(str(self.path)) from None
             raise
 
+    def open_connections(self) -> int:
+        return self._pool.open_count()
+
     def close(self) -> None:
-        """Close every thread's connection; use the store no more afterwards."""
-        with self._lock:
-            conns, self._all = self._all, []
-        for db in conns:
-            try:
-                db.close()
-            except sqlite3.ProgrammingError:
-                pass  # made in another thread that has ended; SQLite closes it with the object
-        self._local = threading.local()
+        """Close every connection; use the store no more afterwards."""
+        self._pool.close()
 
     def __enter__(self) -> ChatStore:
         return self
@@ -156,8 +148,8 @@ class ChatStore:
         return Chat(int(cur.lastrowid or 0), name, now, now, 0)
 
     def find(self, name: str) -> Chat | None:
-        row = self._db().execute(self._CHAT_SELECT + "WHERE c.name = ?", (name.strip(),)).fetchone()
-        return self._chat(row) if row else None
+        rows = self._read(self._CHAT_SELECT + "WHERE c.name = ?", (name.strip(),))
+        return self._chat(rows[0]) if rows else None
 
     def get(self, name: str) -> Chat:
         chat = self.find(name)
@@ -176,7 +168,7 @@ class ChatStore:
 
     def list(self) -> list[Chat]:
         """All chats, the most recently used first."""
-        rows = self._db().execute(self._CHAT_SELECT + "ORDER BY c.updated_at DESC, c.id DESC").fetchall()
+        rows = self._read(self._CHAT_SELECT + "ORDER BY c.updated_at DESC, c.id DESC")
         return [self._chat(r) for r in rows]
 
     def rename(self, chat: ChatRef, new_name: str) -> Chat:
@@ -217,12 +209,11 @@ class ChatStore:
     def messages(self, chat: ChatRef, last: int | None = None) -> list[Message]:
         """The chat's messages in order; only the ``last`` ones if given."""
         cid = _chat_id(chat)
-        db = self._db()
         if last is None:
-            rows = db.execute("SELECT * FROM messages WHERE chat_id = ? ORDER BY id", (cid,)).fetchall()
+            rows = self._read("SELECT * FROM messages WHERE chat_id = ? ORDER BY id", (cid,))
         else:
-            rows = db.execute("SELECT * FROM (SELECT * FROM messages WHERE chat_id = ? "
-                              "ORDER BY id DESC LIMIT ?) ORDER BY id", (cid, last)).fetchall()
+            rows = self._read("SELECT * FROM (SELECT * FROM messages WHERE chat_id = ? "
+                              "ORDER BY id DESC LIMIT ?) ORDER BY id", (cid, last))
         return [Message(r["id"], r["chat_id"], r["role"], r["text"], tuple(json.loads(r["sources"])),
                         r["created_at"]) for r in rows]
 

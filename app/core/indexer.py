@@ -658,7 +658,6 @@ class Indexer:
             if flushing is not None:
                 flushing.result()
         finally:
-            flusher.submit(self.manifest.release_thread)  # the thread ends: so does its SQLite connection
             flusher.shutdown(wait=True)  # never leave a batch half-stored behind the run
             self._pool_used = time.monotonic()
             if pool is not self._pool:

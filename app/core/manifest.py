@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from typing import Any, NamedTuple
 
 from .errors import DiskFullError, StoreCorruptError, StoreError, StoreLockedError, is_disk_full
 from .paths import display, from_key, path_key
-from .sqlite_tx import immediate
+from .sqlite_tx import ConnectionPool, immediate
 
 SCHEMA_VERSION = 1
 
@@ -115,39 +114,31 @@ class FileRecord:
 
 
 class Manifest:
-    """One SQLite connection per thread; writes are serialised by the indexer, reads are free."""
+    """The manifest (SQLite, WAL): writes are serialised by the indexer, reads are free. Connections
+    are lent per call (``sqlite_tx.ConnectionPool``)."""
 
     def __init__(self, db_path: Path, *, read_only: bool = False) -> None:
         self.db_path = db_path
         self.read_only = read_only
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._pool = ConnectionPool(self._connect)
         if not read_only:
             db_path.parent.mkdir(parents=True, exist_ok=True)
         elif not db_path.exists():
             # A reader of a home that was never indexed: an empty in-memory manifest.
             self.db_path = Path(":memory:")
-        with self._guard():
-            conn = self._conn()
+        with self._guard(), self._pool.connection() as conn:
             conn.executescript(_SCHEMA)
             if conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone() is None:
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     # --- connection plumbing -------------------------------------------------------------
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(str(self.db_path), timeout=10, isolation_level=None,
-                                   check_same_thread=False)
-            if str(self.db_path) != ":memory:":
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=10000")
-            self._local.conn = conn
-            with self._lock:
-                self._conns.append(conn)
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(self.db_path), timeout=10, isolation_level=None, check_same_thread=False)
+        if str(self.db_path) != ":memory:":
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
         return conn
 
     @contextmanager
@@ -175,37 +166,18 @@ class Manifest:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._guard(), immediate(self._conn()) as conn:
+        with self._guard(), self._pool.connection() as c, immediate(c) as conn:
             yield conn
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._guard():
-            return self._conn().execute(sql, params).fetchall()
+        with self._guard(), self._pool.connection() as conn:
+            return conn.execute(sql, params).fetchall()
 
-    def release_thread(self) -> None:
-        """Close the calling thread's connection: a thread that ends (a run's flush thread) must
-        not leave one open behind it, or a long watch session runs out of file handles."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            return
-        self._local.conn = None
-        with self._lock:
-            if conn in self._conns:
-                self._conns.remove(conn)
-        try:
-            conn.close()
-        except sqlite3.Error:
-            pass
+    def open_connections(self) -> int:
+        return self._pool.open_count()
 
     def close(self) -> None:
-        with self._lock:
-            for c in self._conns:
-                try:
-                    c.close()
-                except sqlite3.Error:
-                    pass
-            self._conns.clear()
-        self._local = threading.local()
+        self._pool.close()
 
     # --- meta ----------------------------------------------------------------------------
 

@@ -353,3 +353,20 @@ def test_status_bar_messages_never_draw_over_the_embedder_line(qtbot: Any, make_
     w._set_backlog(0)
     sb.clearMessage()
     assert not w.status_backlog.isVisible()  # caught up while the message was up: stays hidden
+
+
+def test_a_long_session_keeps_a_few_database_connections(qtbot: Any, make_window: Any, docs: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every snapshot, search and chat read runs as a task on Qt's thread pool, each with a fresh
+    Python thread state: with a connection per thread, each left one open and the window gained
+    file handles every few seconds until it could open no more."""
+    w = make_window()
+    add_folder(qtbot, w, docs, monkeypatch, 2)
+    session = w.session
+    for _ in range(25):
+        done: list[Any] = []
+        session.refresh()
+        session.list_chats().on_done(done.append)
+        qtbot.waitUntil(lambda done=done: bool(done) and not session._snapshot_running, timeout=WAIT_MS)
+    assert session.reader.manifest.open_connections() <= 4
+    assert session.chats.open_connections() <= 4
