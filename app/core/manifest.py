@@ -138,6 +138,8 @@ class Manifest:
         if str(self.db_path) != ":memory:":
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+        else:
+            conn.executescript(_SCHEMA)  # each in-memory connection is a database of its own: all empty
         conn.execute("PRAGMA busy_timeout=10000")
         return conn
 

@@ -62,3 +62,21 @@ def test_a_thread_reads_its_own_open_transaction(tmp_path: Path) -> None:
 def _count(pool: ConnectionPool) -> int:
     with pool.connection() as c:
         return int(c.execute("SELECT COUNT(*) FROM t").fetchone()[0])
+
+
+def test_a_reader_of_a_home_never_indexed_answers_from_any_thread(tmp_path: Path) -> None:
+    m = Manifest(tmp_path / "nothing-here.sqlite3", read_only=True)  # an in-memory, empty manifest
+    barrier = threading.Barrier(3)
+    results: list[object] = []
+
+    def read() -> None:
+        with m._pool.connection():  # hold one connection so the others need their own
+            barrier.wait()
+            results.append(m.roots())
+
+    ts = [threading.Thread(target=read) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert results == [[], [], []]
