@@ -222,8 +222,17 @@ def test_settings_change_that_needs_a_rebuild_asks_first(qtbot: Any, make_window
     assert not w.errors.shown
 
 
-def index_a_big_folder(qtbot: Any, make_window: Any, tmp_path: Path, n: int = 1500) -> tuple[Any, Path, int]:
-    """A window adding a folder of ``n`` notes, returned once it is parsing them."""
+def index_a_big_folder(qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any,
+                       n: int = 1500) -> tuple[Any, Path, int]:
+    """A window adding a folder of ``n`` notes, returned once it is parsing them. Each note takes
+    2 ms more to parse: indexing them then lasts seconds, long enough to act on it midway."""
+    import functools
+
+    from app.core import indexer as indexer_mod
+    from app.core.parsepool import ParsePool
+
+    monkeypatch.setattr(indexer_mod, "ParsePool",
+                        functools.partial(ParsePool, parser="tests.helpers.parsers:slightly_slow"))
     big = tmp_path / "big"
     big.mkdir()
     for i in range(n):
@@ -236,8 +245,9 @@ def index_a_big_folder(qtbot: Any, make_window: Any, tmp_path: Path, n: int = 15
 
 
 def test_closing_during_indexing_is_clean_and_the_next_start_resumes(qtbot: Any, make_window: Any, tmp_path: Path,
-                                                                    home: Any, settings: Any) -> None:
-    w, big, n = index_a_big_folder(qtbot, make_window, tmp_path)
+                                                                    home: Any, settings: Any,
+                                                                    monkeypatch: Any) -> None:
+    w, big, n = index_a_big_folder(qtbot, make_window, tmp_path, monkeypatch)
     close(qtbot, w)
     from app.core.library import Library
 
@@ -255,7 +265,7 @@ def test_pausing_a_folder_while_it_is_indexed_stops_it_cleanly_and_resume_finish
     from app.core import watch as watch_mod
 
     monkeypatch.setattr(watch_mod, "PREEMPT_AFTER_S", 0.2)
-    w, big, n = index_a_big_folder(qtbot, make_window, tmp_path)
+    w, big, n = index_a_big_folder(qtbot, make_window, tmp_path, monkeypatch)
     w.library.list.setCurrentRow(0)
     w.library.act_pause.trigger()
     qtbot.waitUntil(lambda: library_state(w).get(str(big), "").startswith("Paused")

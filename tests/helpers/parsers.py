@@ -41,3 +41,10 @@ def slow(path: str) -> list[Section]:
     """Parses normally after 50 ms: a run long enough to be interrupted."""
     time.sleep(0.05)
     return parse_file(path)
+
+
+def slightly_slow(path: str) -> list[Section]:
+    """Parses normally after 2 ms: a folder of 1,500 notes takes a few seconds, however fast the
+    machine, so a test can act on it while it is being indexed."""
+    time.sleep(0.002)
+    return parse_file(path)
