@@ -240,3 +240,24 @@ def test_a_read_only_home_is_a_clear_error_even_for_root(tmp_path, docs):
         # SQLite cannot open a WAL database on a read-only disk: said plainly too
         p = run_cli(home, "search", "garlic", env=env)
         assert p.returncode != 0 and "Traceback" not in p.stderr and "writable" in p.stderr, p.stderr
+
+
+def test_doctor_says_what_works_and_how_to_fix_what_does_not(tmp_path, docs):
+    from tests.fake_ollama import FakeOllama
+
+    home = tmp_path / "home"
+    env = {"QUIRE_EMBEDDING_BACKEND": "none", "QUIRE_OLLAMA_URL": "http://127.0.0.1:9"}
+    assert run_cli(home, "index", str(docs), env=env).returncode == 0
+    p = run_cli(home, "doctor", "--json", env=env)
+    checks = {c["check"]: c for c in only_json(p)}
+    assert p.returncode == 0  # Ollama is needed for written answers only: search still works
+    assert checks["index"]["ok"] and checks["index"]["detail"].endswith(" chunks, 0 vectors")
+    assert checks["embedding model"]["detail"] == "keyword search only (backend none)"
+    assert not checks["ollama"]["ok"] and "not running" in checks["ollama"]["detail"]
+    assert "ollama serve" in checks["ollama"]["fix"]
+    with FakeOllama() as server:
+        p = run_cli(home, "doctor", env={**env, "QUIRE_OLLAMA_URL": server.url})
+    assert p.returncode == 0 and "FAIL" not in p.stdout and f"ok  ollama: {server.url}" in p.stdout
+    # An index made with other chunk settings cannot be used until it is rebuilt: a failure.
+    p = run_cli(home, "doctor", env={**env, "QUIRE_CHUNKING_CHUNK_SIZE": "300"})
+    assert p.returncode == 1 and "FAIL index" in p.stdout and "rebuild" in p.stdout
