@@ -44,6 +44,9 @@ class RebuildPlan:
     chunks_per_second: float | None  # the embedding rate measured on this machine, if known
 
     def describe(self) -> str:
+        if not (self.reparse or self.reembed):  # a switch to keyword search only
+            return (f"Rebuild will keep the {self.chunks:,} chunks of {self.files:,} files for keyword search "
+                    "and drop their vectors. The current index keeps answering until then.")
         what = "re-parse and re-embed" if self.reparse and self.reembed else \
             "re-parse" if self.reparse else "re-embed"
         text = f"Rebuild will {what} {self.files:,} files ({self.chunks:,} chunks)"
@@ -419,7 +422,8 @@ class Library:
             if rep.get("chunks_embedded", 0) >= 50 and rep.get("seconds"):
                 rate = rep["chunks_embedded"] / rep["seconds"]
                 break
-        return RebuildPlan(reparse, reembed or reparse, sum(self.manifest.counts().values()),
+        embeds = want["embedding"]["backend"] != "none"  # keyword search only: nothing is embedded
+        return RebuildPlan(reparse, (reembed or reparse) and embeds, sum(self.manifest.counts().values()),
                            self.manifest.total_chunks(), rate)
 
     def reset(self) -> None:

@@ -511,3 +511,19 @@ def test_runs_leave_no_file_handles_behind(tmp_path, open_lib, embedder):
         write(d / "a.txt", f"version {i}")
         assert lib.index().files_changed == 1
     assert len(os.listdir("/proc/self/fd")) <= before + 2
+
+
+def test_the_rebuild_plan_says_what_will_happen_without_a_model(corpus, open_lib, embedder):
+    lib = open_lib()
+    lib.index([str(corpus)])
+    lib.close()
+    lib = open_lib(embedding__backend="none")
+    to_none = lib.plan_rebuild()
+    assert to_none is not None and not to_none.reembed and not to_none.reparse
+    assert "keep the" in to_none.describe() and "drop their vectors" in to_none.describe()
+    lib.rebuild()
+    lib.close()
+    lib = open_lib(embedding__backend="none", chunking__chunk_size=64, chunking__chunk_overlap=8)
+    plan = lib.plan_rebuild()
+    assert plan is not None and plan.reparse and not plan.reembed  # nothing to embed without a model
+    assert plan.describe().startswith("Rebuild will re-parse 4 files")
