@@ -71,7 +71,8 @@ class ConnectionPool:
         finally:
             with self._lock:
                 del self._held[me]
-                keep = not self._closed and len(self._idle) < self._keep
+                # A connection left inside a transaction (its ROLLBACK failed) is not lent again.
+                keep = not self._closed and len(self._idle) < self._keep and not conn.in_transaction
                 if keep:
                     self._idle.append(conn)
                 else:

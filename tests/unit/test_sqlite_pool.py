@@ -80,3 +80,13 @@ def test_a_reader_of_a_home_never_indexed_answers_from_any_thread(tmp_path: Path
     for t in ts:
         t.join()
     assert results == [[], [], []]
+
+
+def test_a_connection_left_inside_a_transaction_is_not_lent_again(tmp_path: Path) -> None:
+    pool = ConnectionPool(lambda: sqlite3.connect(tmp_path / "t.db", isolation_level=None, check_same_thread=False))
+    with pool.connection() as c:
+        c.execute("BEGIN")  # as if its ROLLBACK had failed
+    assert pool.open_count() == 0
+    with pool.connection() as c2:
+        assert c2 is not c and not c2.in_transaction
+    pool.close()
