@@ -578,13 +578,16 @@ class Indexer:
     def _parse_and_write(self, jobs: list[tuple[ScanEntry, int, FileRow | None, str]], c: _Counts,
                          emit: ProgressFn, cancel: CancelToken, embed: EmbedWorker | None) -> None:
         roots = {r.id: r for r in self.manifest.roots()}
-        # New files get a 'pending' manifest row now, so their chunks have an id to live under.
+        # Every file to parse gets a 'pending' manifest row now: a new one, so its chunks have an
+        # id to live under; a changed one, because its old rows are about to go, and if the run
+        # dies between that and its new rows (a large file is written in parts), the next run must
+        # parse it again even if it was changed back meanwhile (else it passes for a touch).
         work: list[_Job] = []
         with self.manifest.transaction() as conn:
             for e, root_id, row, sha in jobs:
                 # A fresh id has no rows: rows left by an interrupted run were removed at its
                 # start (_recover), and a pending row from that run keeps its old id.
-                fid, fresh = (row.id, False) if row is not None else self.manifest.reserve(conn, e.path, root_id)
+                fid, fresh = self.manifest.reserve(conn, e.path, root_id)
                 work.append(_Job(e, root_id, fid, sha, row is None or row.status == PENDING, fresh))
         # This run will write: import the store's library on a thread while the parse workers
         # start and parse. Not before the reservations above: each SQLite call releases the GIL
@@ -640,7 +643,15 @@ class Indexer:
                     batch.ids.append(fid)
                     chunks = outcome.chunks
                     kind = outcome.kind or e.kind or ""
-                    self._add_rows(batch, fid, e, folder, kind, chunks)
+                    # A file of many chunks (a long log, a book) goes out in several batches, so the
+                    # writer never holds all its rows at once (a 65 MB log: 680 -> 300 MB). Its old
+                    # rows leave with the first batch; the manifest says it is indexed after the last
+                    # (a crash between them leaves it 'pending' or changed: the next run redoes it).
+                    for start in range(0, len(chunks), FLUSH_ROWS):
+                        if start:
+                            flush(batch)
+                            batch = _Batch(ids=[fid])
+                        self._add_rows(batch, fid, e, folder, kind, chunks[start:start + FLUSH_ROWS])
                     batch.records.append(FileRecord(e.path, job.root_id, e.size, e.mtime_ns,
                                                     job.sha256 or outcome.sha256, kind,
                                                     INDEXED if chunks else EMPTY,

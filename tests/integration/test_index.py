@@ -527,3 +527,54 @@ def test_the_rebuild_plan_says_what_will_happen_without_a_model(corpus, open_lib
     plan = lib.plan_rebuild()
     assert plan is not None and plan.reparse and not plan.reembed  # nothing to embed without a model
     assert plan.describe().startswith("Rebuild will re-parse 4 files")
+
+
+def test_a_file_of_many_chunks_is_written_in_parts_and_replaced_whole(tmp_path, open_lib, embedder, monkeypatch):
+    """The writer never holds all the rows of a long file (a 65 MB log took its peak from 420 to
+    680 MB); its old rows still go before its new ones, and it is indexed once all are in."""
+    monkeypatch.setattr(indexer_mod, "FLUSH_ROWS", 10)
+    written: list[int] = []
+    real = store_mod.Store.replace_files
+
+    def spy(self, file_ids, rows, **kw):
+        written.append(rows.num_rows if rows is not None else 0)
+        return real(self, file_ids, rows, **kw)
+
+    monkeypatch.setattr(store_mod.Store, "replace_files", spy)
+    d = tmp_path / "docs"
+    write(d / "long.txt", long_doc(120, "first"))
+    write(d / "short.txt", "A short note about the garden.")
+    lib = open_lib()
+    r = lib.index([str(d)])
+    n = len([p for p, *_ in chunk_rows(lib) if p.endswith("long.txt")])
+    assert n > 3 * 10 and r.chunks_written == n + 1
+    assert max(written) <= 2 * 10 and len(written) >= n // 10
+    assert lib.status()["files"] == {"indexed": 2}
+    write(d / "long.txt", long_doc(120, "second"))  # changed: every old row replaced, none doubled
+    lib.index()
+    rows = [t for p, _, t, _ in chunk_rows(lib) if p.endswith("long.txt")]
+    assert len(rows) == n and all("first" not in t for t in rows)
+
+
+def test_a_run_that_dies_between_a_files_old_and_new_rows_redoes_it_even_if_changed_back(
+        tmp_path, open_lib, embedder, monkeypatch):
+    d = tmp_path / "docs"
+    f = write(d / "note.txt", "The boiler was serviced in March.")
+    lib = open_lib()
+    lib.index([str(d)])
+    f.write_text("The boiler was replaced in April.")
+    real = store_mod.Store.replace_files
+
+    def dies_after_deleting(self, file_ids, rows, **kw):
+        real(self, file_ids, None, **kw)  # the old rows are gone ...
+        raise RuntimeError("power cut")  # ... and the new ones never arrive
+
+    monkeypatch.setattr(store_mod.Store, "replace_files", dies_after_deleting)
+    with pytest.raises(RuntimeError, match="power cut"):
+        lib.index()
+    monkeypatch.setattr(store_mod.Store, "replace_files", real)
+    f.write_text("The boiler was serviced in March.")  # changed back: same size and content, new mtime
+    os.utime(f, ns=(time.time_ns(), time.time_ns() + 5_000_000_000))
+    r = lib.index()
+    assert r.files_unchanged == 0 and r.chunks_written == 1  # parsed again, not taken for a touch
+    assert lib.search("boiler serviced March", k=1).hits[0].path == str(f)
