@@ -395,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("search", parents=[common], help="find the best passages for a query")
     sp.add_argument("query")
     sp.add_argument("-k", type=_at_least_one, default=0, help="how many passages (default: search.top_k)")
-    sp.add_argument("--folder", help="only this library folder")
+    sp.add_argument("--folder", help="only this library folder, or a folder inside one")
     sp.add_argument("--type", action="append", help="only this kind of file (pdf, docx, markdown, text, ...)")
     sp.set_defaults(func=cmd_search)
 

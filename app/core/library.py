@@ -25,7 +25,7 @@ from .errors import EmbeddingUnavailableError, IndexMismatchError, StoreError, U
 from .indexer import EmbedWorker, Indexer, ProgressFn
 from .lock import WriterLock
 from .manifest import FAILED, SKIPPED, Manifest, Root
-from .paths import is_within
+from .paths import display, is_within
 from .search import Searcher, search_kinds
 from .store import Store, disk_bytes
 from .types import CancelToken, IndexReport, Progress, SearchResult
@@ -357,12 +357,18 @@ class Library:
                kinds: list[str] | None = None) -> SearchResult:
         if self.meta() is None:
             return SearchResult((), "keyword", "the library is empty: add a folder with `quire index PATH`")
+        under = None
         if folder:
             root = self.find_root(folder)
-            if root is None:
-                raise UsageError(f"{folder} is not a library folder.", "`quire status` lists them.")
-            folder = root.display
-        return self.searcher().search(query, k, folder, search_kinds(kinds) if kinds else None)
+            if root is not None:
+                folder = root.display
+            else:  # a folder inside a library folder: its files' paths start with it
+                p = os.path.abspath(os.path.expanduser(folder))
+                if not any(not r.is_file and is_within(p, r.path) for r in self.manifest.roots()):
+                    raise UsageError(f"{folder} is not in the library.",
+                                     "Give a library folder or a folder inside one; `quire status` lists them.")
+                folder, under = None, display(p).rstrip(os.sep) + os.sep
+        return self.searcher().search(query, k, folder, search_kinds(kinds) if kinds else None, under=under)
 
     # --- status --------------------------------------------------------------------------
 

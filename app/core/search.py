@@ -33,11 +33,14 @@ class FusionParams:
     depth: int = 100  # candidates taken from each list before fusing
 
 
-def filter_expr(folder: str | None = None, kinds: Sequence[str] | None = None) -> str | None:
-    """A LanceDB filter for a library folder and/or parser kinds, every value quoted."""
+def filter_expr(folder: str | None = None, kinds: Sequence[str] | None = None, under: str | None = None) -> str | None:
+    """A LanceDB filter for a library folder, a folder inside one (``under``: a path prefix, as
+    the path column shows it) and/or parser kinds, every value quoted."""
     parts = []
     if folder:
         parts.append(f"folder = {sql_str(folder)}")
+    if under:
+        parts.append(f"starts_with(path, {sql_str(under)})")
     if kinds:
         parts.append("kind IN (" + ",".join(sql_str(k) for k in kinds) + ")")
     return " AND ".join(parts) or None
@@ -69,14 +72,14 @@ class Searcher:
         self.params = params or FusionParams()
 
     def search(self, query: str, k: int = 8, folder: str | None = None,
-               kinds: Sequence[str] | None = None, mode: str | None = None) -> SearchResult:
+               kinds: Sequence[str] | None = None, mode: str | None = None, under: str | None = None) -> SearchResult:
         query = query.strip()
         if not query:
             return SearchResult((), self.mode, "empty query")
         want = mode or self.mode
         if want != "keyword" and self.embedder is None:
             want = "keyword"
-        where = filter_expr(folder, kinds)
+        where = filter_expr(folder, kinds, under)
         depth = max(self.params.depth, k)
         note = ""
         if self.mode == "keyword" and self.no_vectors_reason:

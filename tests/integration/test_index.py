@@ -273,6 +273,11 @@ def test_filters_by_folder_and_type(corpus, tmp_path, open_lib, embedder):
     lib.index([str(corpus), str(other)])
     only_other = lib.search("lease notice", k=5, folder=str(other)).hits
     assert only_other and all(h.folder == str(other) for h in only_other)
+    # A folder inside a library folder narrows to its files; one outside the library is refused.
+    in_notes = lib.search("deposit rent lease notice", k=5, folder=str(corpus / "notes") + "/").hits
+    assert [h.path for h in in_notes] == [str(corpus / "notes" / "deposit.md")]
+    with pytest.raises(UsageError, match="is not in the library"):
+        lib.search("lease", folder=str(tmp_path / "elsewhere"))
     only_text = lib.search("lease notice", k=5, kinds=["text"]).hits
     assert only_text and all(h.kind == "text" for h in only_text)
     # An extension names its kind; a name that is neither is refused, not answered with nothing.
