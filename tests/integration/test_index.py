@@ -583,3 +583,22 @@ def test_a_run_that_dies_between_a_files_old_and_new_rows_redoes_it_even_if_chan
     r = lib.index()
     assert r.files_unchanged == 0 and r.chunks_written == 1  # parsed again, not taken for a touch
     assert lib.search("boiler serviced March", k=1).hits[0].path == str(f)
+
+
+def test_a_move_whose_rows_are_not_all_there_is_parsed_again_once(tmp_path, open_lib, embedder, monkeypatch):
+    """A crash mid-move leaves some rows re-pathed: the file is parsed again under its manifest
+    id, at its new path, so its rows are replaced, not doubled, and the old path is gone."""
+    d = tmp_path / "docs"
+    write(d / "a.txt", "The quarterly report about the harbour expansion.")
+    write(d / "z.txt", "Another note entirely.")
+    lib = open_lib()
+    lib.index([str(d)])
+    (d / "a.txt").rename(d / "b.txt")
+    real = store_mod.Store.repath
+    monkeypatch.setattr(store_mod.Store, "repath", lambda self, moves: real(self, moves) - 1)  # one row missing
+    r = lib.index()
+    assert (r.files_moved, r.files_changed, r.chunks_written) == (0, 1, 1)
+    assert [(p, n) for p, n, *_ in chunk_rows(lib)] == [(str(d / "b.txt"), 0), (str(d / "z.txt"), 0)]
+    assert sorted(f.path for f in lib.manifest.all_files()) == [str(d / "b.txt"), str(d / "z.txt")]
+    monkeypatch.setattr(store_mod.Store, "repath", real)
+    assert lib.index().files_unchanged == 2
