@@ -182,14 +182,15 @@ def cmd_index(args: argparse.Namespace, ctx: Context) -> int:
     return 130 if cancel.cancelled else 0
 
 
-def _at_least_one(text: str) -> int:
-    """-k: a whole number of passages, 1 or more (0 or less once gave the default, or all but 5)."""
+def positive_int(text: str) -> int:
+    """An argument that counts something (-k): a whole number, 1 or more. Under 1 is refused:
+    `search -k 0` once meant the default and `-k -5` all but five of the candidates."""
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if n < 1:
-        raise argparse.ArgumentTypeError(f"{n} passages: ask for 1 or more")
+        raise argparse.ArgumentTypeError(f"{n} is too few: give 1 or more")
     return n
 
 
@@ -394,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("search", parents=[common], help="find the best passages for a query")
     sp.add_argument("query")
-    sp.add_argument("-k", type=_at_least_one, default=0, help="how many passages (default: search.top_k)")
+    sp.add_argument("-k", type=positive_int, default=0, help="how many passages (default: search.top_k)")
     sp.add_argument("--folder", help="only this library folder, or a folder inside one")
     sp.add_argument("--type", action="append", help="only this kind of file (pdf, docx, markdown, text, ...)")
     sp.set_defaults(func=cmd_search)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
+from .cli import positive_int
 from .core.chats import ChatStore
 from .core.config import Paths, Settings
 from .core.errors import Cancelled, QuireError, UsageError
@@ -47,16 +48,6 @@ class Context(Protocol):
 # --- registration ------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
 def _add_json(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: a subcommand default must not overwrite a --json given before the command name.
     try:
@@ -77,7 +68,7 @@ def register(subparsers: Any, common_parent: argparse.ArgumentParser | None = No
     p.add_argument("question", nargs="+", metavar="QUESTION")
     p.add_argument("--chat", metavar="NAME",
                    help="keep a conversation: follow-ups are read in the light of its earlier questions")
-    p.add_argument("-k", type=_positive_int, metavar="N",
+    p.add_argument("-k", type=positive_int, metavar="N",
                    help="passages to retrieve (default: [search] top_k)")
     _add_json(p)
     p.set_defaults(func=cmd_ask)

@@ -83,8 +83,8 @@ def test_human_output_and_env_override(tmp_path, docs):
 @pytest.mark.parametrize("args, expect", [
     (["index", "/definitely/not/here"], "does not exist"),
     (["library", "remove", "/not/in/library"], "not in the library"),
-    (["search", "garlic", "-k", "-5"], "-5 passages: ask for 1 or more"),  # once: all hits but 5
-    (["search", "garlic", "-k", "0"], "0 passages: ask for 1 or more"),
+    (["search", "garlic", "-k", "-5"], "-5 is too few: give 1 or more"),  # once: all hits but 5
+    (["search", "garlic", "-k", "0"], "0 is too few: give 1 or more"),
 ])
 def test_bad_paths_are_clear_errors(tmp_path, args, expect):
     p = run_cli(tmp_path / "home", *args, env={"QUIRE_EMBEDDING_BACKEND": "none"})
