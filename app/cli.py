@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from . import __version__
 from .core.config import Paths, Settings, load_settings
-from .core.errors import Cancelled, QuireError
+from .core.errors import Cancelled, QuireError, UsageError
 from .core.types import CancelToken, Progress
 
 log = logging.getLogger("quire")
@@ -195,6 +195,8 @@ def positive_int(text: str) -> int:
 
 
 def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
+    if not args.query.strip():  # as `quire ask` refuses an empty question
+        raise UsageError("The search is empty.", 'Give a few words, e.g. quire search "termination notice"')
     with ctx.open_library() as lib:
         res = lib.search(args.query, k=args.k or ctx.settings.search.top_k, folder=args.folder,
                          kinds=args.type or None)

@@ -85,6 +85,7 @@ def test_human_output_and_env_override(tmp_path, docs):
     (["library", "remove", "/not/in/library"], "not in the library"),
     (["search", "garlic", "-k", "-5"], "-5 is too few: give 1 or more"),  # once: all hits but 5
     (["search", "garlic", "-k", "0"], "0 is too few: give 1 or more"),
+    (["search", "  "], "The search is empty."),
 ])
 def test_bad_paths_are_clear_errors(tmp_path, args, expect):
     p = run_cli(tmp_path / "home", *args, env={"QUIRE_EMBEDDING_BACKEND": "none"})
