@@ -220,15 +220,18 @@ class Library:
         if any(is_within(real, d) for d in self._own_dirs()):
             raise UsageError(f"{path} is inside Quire's own data folder, where it keeps its index and logs.",
                              "Add the folders that hold your documents instead.")
+        # Compared by where they really are: the same folder reached through a link (or macOS's
+        # /tmp and /private/tmp) is one library folder, not two with every file indexed twice.
         for r in self.manifest.roots():
-            if p == r.path:
+            r_real = os.path.realpath(r.path)
+            if p == r.path or real == r_real:
                 return r
-            if p.startswith(r.path.rstrip(os.sep) + os.sep) and not r.is_file:
+            if not r.is_file and is_within(real, r_real):
                 return r  # already inside a library folder
         root = self.manifest.add_root(p, os.path.isfile(p))
         # A new folder that contains existing roots absorbs them: their files move under it.
         for r in self.manifest.roots():
-            if r.id != root.id and r.path.startswith(p.rstrip(os.sep) + os.sep):
+            if r.id != root.id and is_within(os.path.realpath(r.path), real):
                 with self.manifest.transaction() as conn:
                     conn.execute("UPDATE files SET root_id=? WHERE root_id=?", (root.id, r.id))
                     conn.execute("DELETE FROM roots WHERE id=?", (r.id,))

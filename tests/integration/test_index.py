@@ -602,3 +602,25 @@ def test_a_move_whose_rows_are_not_all_there_is_parsed_again_once(tmp_path, open
     assert sorted(f.path for f in lib.manifest.all_files()) == [str(d / "b.txt"), str(d / "z.txt")]
     monkeypatch.setattr(store_mod.Store, "repath", real)
     assert lib.index().files_unchanged == 2
+
+
+def test_a_folder_added_twice_in_any_spelling_is_one_library_folder(tmp_path, open_lib, embedder):
+    """A subfolder of a library folder, the same folder through a link, and a parent that holds
+    library folders: each file stays indexed once."""
+    real = tmp_path / "real"
+    write(real / "sub" / "a.txt", "The ferry timetable changes in May.")
+    write(tmp_path / "other" / "b.txt", "The ferry office opens at nine.")
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    lib = open_lib()
+    lib.index([str(real)])
+    assert lib.index([str(real / "sub")]).files_added == 0  # inside: the same library folder
+    assert lib.index([str(tmp_path / "link")]).files_added == 0  # the same folder through a link
+    lib.index([str(tmp_path / "other")])
+    assert sorted(r.path for r in lib.roots()) == sorted([str(real), str(tmp_path / "other")])
+    before = len(embedder.texts)
+    r = lib.index([str(tmp_path)])  # a parent: it takes both in, their files move under it
+    assert [x.path for x in lib.roots()] == [str(tmp_path)] and len(embedder.texts) == before
+    assert r.files_added == 0
+    hits = sorted(h.path for h in lib.search("ferry", k=10).hits)  # a.txt once, by the link or not
+    assert len(hits) == 2 and str(tmp_path / "other" / "b.txt") in hits
+    assert sum(h.endswith(os.sep + os.path.join("sub", "a.txt")) for h in hits) == 1
