@@ -238,8 +238,13 @@ class Library:
         return root
 
     def find_root(self, path: str) -> Root | None:
+        """The library folder or file ``path`` names, spelled as it was added or by another way
+        to the same place (a link, /tmp for /private/tmp)."""
         p = os.path.abspath(os.path.expanduser(path))
-        return next((r for r in self.manifest.roots() if r.path == p), None)
+        roots = self.manifest.roots()
+        real = os.path.realpath(p)
+        return next((r for r in roots if r.path == p), None) or \
+            next((r for r in roots if os.path.realpath(r.path) == real), None)
 
     def remove(self, path: str) -> int:
         """Take a folder or file out of the library; returns how many files' rows left the index."""

@@ -615,6 +615,7 @@ def test_a_folder_added_twice_in_any_spelling_is_one_library_folder(tmp_path, op
     lib.index([str(real)])
     assert lib.index([str(real / "sub")]).files_added == 0  # inside: the same library folder
     assert lib.index([str(tmp_path / "link")]).files_added == 0  # the same folder through a link
+    assert lib.find_root(str(tmp_path / "link")).path == str(real)  # so `library remove LINK` finds it
     lib.index([str(tmp_path / "other")])
     assert sorted(r.path for r in lib.roots()) == sorted([str(real), str(tmp_path / "other")])
     before = len(embedder.texts)
