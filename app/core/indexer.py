@@ -594,7 +594,10 @@ class Indexer:
                 # A fresh id has no rows: rows left by an interrupted run were removed at its
                 # start (_recover), and a pending row from that run keeps its old id.
                 fid, fresh = self.manifest.reserve(conn, e.path, root_id)
-                work.append(_Job(e, root_id, fid, sha, row is None or row.status == PENDING, fresh))
+                # New to the index: no row, or a pending one that never had content (a file first
+                # seen by a run that was stopped); a pending row with a hash is a changed file's.
+                is_new = row is None or (row.status == PENDING and not row.sha256)
+                work.append(_Job(e, root_id, fid, sha, is_new, fresh))
         # This run will write: import the store's library on a thread while the parse workers
         # start and parse. Not before the reservations above: each SQLite call releases the GIL
         # and then waits for the importing thread to give it back (1,500 new files took 0.45 s
