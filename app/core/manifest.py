@@ -240,17 +240,19 @@ class Manifest:
         rows = self._query("SELECT path, id, root_id, size, mtime_ns, status FROM files WHERE root_id=?", (root_id,))
         return {from_key(p): FileStat(i, r, s, m, st) for p, i, r, s, m, st in rows}
 
-    def stats_under(self, root_id: int, tops: Sequence[str]) -> Iterator[tuple[str, FileStat]]:
+    def stats_under(self, root_id: int, tops: Sequence[str]) -> dict[str, FileStat]:
         """``stats_of_root`` for the files at or below ``tops`` only: a range of the path index
         per top, so a watcher's run over one edited file does not read the whole root."""
         sep = os.sep.encode()
+        out: dict[str, FileStat] = {}
         for top in tops:
             key = path_key(top)
             lo = key.rstrip(sep) + sep
             hi = lo[:-1] + bytes([lo[-1] + 1])  # every key that starts with ``lo``
-            for r in self._query("SELECT path, id, root_id, size, mtime_ns, status FROM files "
-                                 "WHERE root_id=? AND (path=? OR (path>=? AND path<?))", (root_id, key, lo, hi)):
-                yield from_key(r[0]), FileStat(r[1], r[2], r[3], r[4], r[5])
+            rows = self._query("SELECT path, id, root_id, size, mtime_ns, status FROM files "
+                               "WHERE root_id=? AND (path=? OR (path>=? AND path<?))", (root_id, key, lo, hi))
+            out.update({from_key(p): FileStat(i, r, s, m, st) for p, i, r, s, m, st in rows})
+        return out
 
     def files_by_id(self, ids: Iterable[int]) -> dict[int, FileRow]:
         out: dict[int, FileRow] = {}

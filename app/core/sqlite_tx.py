@@ -60,11 +60,12 @@ class ConnectionPool:
                 with self._lock:
                     held[1] -= 1
             return
+        fresh = conn is None
         if conn is None:
             conn = self._connect()
-            with self._lock:
-                self._open.add(conn)
         with self._lock:
+            if fresh:
+                self._open.add(conn)
             self._held[me] = [conn, 1]
         try:
             yield conn
