@@ -118,7 +118,7 @@ class ProgressPrinter:
             frac = p.files_done / p.files_total
             eta = elapsed / frac - elapsed if frac > 0 else 0
             bar = "#" * int(frac * 24)
-            line = (f"[{bar:<24}] {p.files_done:,}/{p.files_total:,} files · {p.chunks_written:,} chunks · "
+            line = (f"[{bar:<24}] {p.files_done:,}/{p.files_total:,} files · {p.chunks_parsed:,} chunks · "
                     f"{self.embedded:,} embedded ({self.embedded / elapsed:.0f}/s) · ETA {_eta(eta)}")
         elif p.phase == "scan":
             line = f"{p.message or 'scanning'}… {p.files_total:,} files"

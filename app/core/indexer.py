@@ -61,6 +61,7 @@ class _Counts:
     failed: int = 0
     skipped: int = 0
     chunks_written: int = 0
+    chunks_parsed: int = 0
 
 
 @dataclass
@@ -651,6 +652,7 @@ class Indexer:
                 else:
                     batch.ids.append(fid)
                     chunks = outcome.chunks
+                    c.chunks_parsed += len(chunks)
                     kind = outcome.kind or e.kind or ""
                     # A file of many chunks (a long log, a book) goes out in several batches, so the
                     # writer never holds all its rows at once (a 65 MB log: the writer's peak 660 -> 420 MB). Its old
@@ -673,7 +675,8 @@ class Indexer:
                     flush(batch)
                     batch = _Batch()
                 emit(Progress("parse", files_done=done, files_total=total, chunks_written=c.chunks_written,
-                              chunks_embedded=embed.embedded if embed else 0, current=display(e.path)))
+                              chunks_parsed=c.chunks_parsed, chunks_embedded=embed.embedded if embed else 0,
+                              current=display(e.path)))
             flush(batch)
             if flushing is not None:
                 flushing.result()

@@ -63,6 +63,7 @@ class Progress:
     files_done: int = 0
     files_total: int = 0
     chunks_written: int = 0
+    chunks_parsed: int = 0  # made by the parse workers so far, stored or not
     chunks_embedded: int = 0
     chunks_to_embed: int = 0
     current: str = ""  # the file being worked on, if any

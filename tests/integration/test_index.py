@@ -55,6 +55,17 @@ def test_index_then_search_by_keyword_and_meaning(corpus, open_lib, embedder):
     assert not any(".git" in f or "node_modules" in f or ".swp" in f for f, *_ in chunk_rows(lib))
 
 
+def test_progress_counts_chunks_as_they_are_parsed_not_only_once_stored(corpus, open_lib, embedder):
+    # Rows are stored in batches of thousands, so a small folder is stored at the very end: the
+    # bar said "3/3 files · 0 chunks" all the way through.
+    seen = []
+    r = open_lib().index([str(corpus)], progress=seen.append)
+    parse = [p for p in seen if p.phase == "parse"]
+    assert parse[-1].files_done == parse[-1].files_total == 3  # the PNG is skipped by its name
+    assert parse[-1].chunks_parsed == r.chunks_written > 0
+    assert [p.chunks_parsed for p in parse] == sorted(p.chunks_parsed for p in parse)
+
+
 def test_second_run_reads_nothing_and_embeds_nothing(corpus, open_lib, embedder, monkeypatch):
     lib = open_lib()
     first = lib.index([str(corpus)])
