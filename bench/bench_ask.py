@@ -114,7 +114,7 @@ class Writer:
             rows = [{"id": f"{f}:{i}", "file_id": f, "path": f"/data/new/file{f}.txt", "folder": "/data/new",
                      "kind": "text", "chunk_no": i, "page": None, "heading": "",
                      "text": f"fresh passage {f} {i} about notice periods and deposits",
-                     "text_hash": f"{f:016x}{i:016x}"}
+                     "text_hash": f"{f:016x}{i:016x}", "kw": ""}
                     for f in ids for i in range(100)]
             store.replace_files(ids, pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA))
             store.delete_files(ids)  # keep the table's size steady

@@ -121,7 +121,7 @@ def build_store(uri: Path, n: int, seed: int = 0) -> dict[str, Any]:
         rows = pa.table({
             "id": ids, "file_id": pa.array(fids, pa.int64()), "path": paths, "folder": folders,
             "kind": ["text"] * m, "chunk_no": pa.array(nos, pa.int32()), "page": pa.nulls(m, pa.int32()),
-            "heading": [""] * m, "text": texts, "text_hash": hashes}, schema=CHUNK_SCHEMA)
+            "heading": [""] * m, "text": texts, "text_hash": hashes, "kw": [""] * m}, schema=CHUNK_SCHEMA)
         store.replace_files([], rows)
         t_text += time.perf_counter() - s
         s = time.perf_counter()

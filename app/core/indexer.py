@@ -33,7 +33,8 @@ from .parse import kind_of, skip_reason
 from .parsepool import GONE, ParseFailure, ParsePool, os_reason
 from .paths import display
 from .scan import ScanEntry, Scanner, ScanProblem
-from .store import CHUNK_SCHEMA, Store, preload_lancedb, scan
+from .scripts import spaceless
+from .store import CHUNK_SCHEMA, SCHEMA_VERSION, Store, preload_lancedb, scan
 from .types import CancelToken, IndexReport, Progress
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ TAKE = 1024  # chunk texts the embedder takes at once (one look-up of which have
 VECTOR_FLUSH = 2048  # vectors per commit to the vectors table
 COMPACT_AFTER_REMOVING = 500  # files removed in one run: reclaim their rows' space at once
 UPKEEP_DUE = "upkeep_due"  # manifest meta: a watcher's run wrote and left the full upkeep for later
+STORE_SCHEMA = "store_schema"  # manifest meta: the store's layout version, once a full upkeep has upgraded it
 _WAKE = ("", "")  # put in the embed queue to wake its thread; never embedded
 
 
@@ -347,7 +349,9 @@ class Indexer:
                 # A run that changed nothing leaves the store alone (it need not even be opened),
                 # unless an earlier run left the full upkeep for later.
                 upkeep_due = full and bool(self.manifest.get_meta(UPKEEP_DUE))
-                if wrote or upkeep_due:
+                # An index made by an older Quire is upgraded by the same upkeep, once.
+                upgrade = full and self.manifest.get_meta(STORE_SCHEMA) != SCHEMA_VERSION
+                if wrote or upkeep_due or upgrade:
                     emit(Progress("compact", message="updating search indexes"))
                     # Vectors whose chunks were replaced or deleted in this run, looked up by hash;
                     # every vector after a crash (or the window's first full run after watcher
@@ -355,6 +359,8 @@ class Indexer:
                     self.store.orphan_vectors(everything=interrupted or upkeep_due)
                     self.store.maintain(final=full, compact=c.removed >= COMPACT_AFTER_REMOVING)
                     self.manifest.set_meta(UPKEEP_DUE, not full)
+                    if full:
+                        self.manifest.set_meta(STORE_SCHEMA, SCHEMA_VERSION)
         finally:
             embedder_worker = self._embed_worker
             if self._background is not None:
@@ -714,7 +720,8 @@ class Indexer:
             h = text_hash(embed_text)
             batch.rows.append({"id": f"{fid}:{ch.chunk_no}", "file_id": fid, "path": shown, "folder": folder,
                                "kind": kind, "chunk_no": ch.chunk_no, "page": ch.page,
-                               "heading": ch.heading, "text": ch.text, "text_hash": h})
+                               "heading": ch.heading, "text": ch.text, "text_hash": h,
+                               "kw": ch.text if spaceless(ch.text) else ""})
             batch.texts.append((h, embed_text))
 
     def _flush(self, batch: _Batch, c: _Counts, embed: EmbedWorker | None) -> None:

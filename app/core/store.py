@@ -28,6 +28,7 @@ import pyarrow as pa
 from .chunking import embed_text
 from .errors import DiskFullError, StoreCorruptError, StoreError, is_disk_full
 from .lazy_packages import lazy_init
+from .scripts import spaceless
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,16 @@ CHUNK_SCHEMA = pa.schema([
     pa.field("heading", pa.string(), nullable=False),
     pa.field("text", pa.string(), nullable=False),
     pa.field("text_hash", pa.string(), nullable=False),
+    # The text again where it is in a script written without spaces (Chinese, Japanese, Thai:
+    # see scripts.py), for a second keyword index that splits words with ICU; "" elsewhere.
+    # Last, because an index made before it gets it added at the end.
+    pa.field("kw", pa.string(), nullable=False),
 ])
+# The chunks table's layout: 2 added the kw column (an older table is upgraded when opened to write).
+SCHEMA_VERSION = 2
+# The keyword index of each column: the text's splits words at spaces and punctuation (and is
+# the cheaper build: ICU's costs ~35% more), the kw column's with ICU's word breaks.
+_FTS_TOKENIZERS = {"text": "simple", "kw": "icu"}
 
 # Below this many vectors a flat scan is fast and exact; above it an IVF index pays off.
 VECTOR_INDEX_MIN_ROWS = 100_000
@@ -182,7 +192,9 @@ class Store:
         self._db: Any = None
         self._chunks: Any = None
         self._vectors: Any = None
-        self._fts_ready = False
+        self._fts_ready = False  # the text column's keyword index exists
+        self._kw_ready = False  # and the kw column's
+        self._kw_fill = False  # rows written before the kw column may need theirs filled in
         self._open_lock = threading.RLock()  # the embedder thread and the writer open tables lazily
         # Text hashes of chunk rows deleted since the last orphan_vectors(): the only vectors
         # that can have lost their last chunk (the writer's thread only).
@@ -237,8 +249,25 @@ class Store:
                         return None
                     # "overwrite": a table folder left half-made by a crash is replaced, not an error.
                     self._chunks = self.db.create_table(self.chunks_name, schema=CHUNK_SCHEMA, mode="overwrite")
-            self._fts_ready = any(i.index_type == "FTS" for i in self._chunks.list_indices())
+                else:
+                    self._upgrade(self._chunks)
+            self._fts_ready, self._kw_ready = self._keyword_indexes(self._chunks)
         return self._chunks
+
+    def _upgrade(self, tbl: Any) -> None:
+        """Bring a chunks table made by an older Quire up to the current schema."""
+        if self.read_only:
+            return
+        if "kw" not in tbl.schema.names:
+            tbl.add_columns({"kw": "CAST('' AS STRING)"})
+        # Its rows in spaceless scripts get their kw text before the kw index is made (in
+        # ensure_fts); until then a search finds them as before.
+        self._kw_fill = not self._keyword_indexes(tbl)[1]
+
+    @staticmethod
+    def _keyword_indexes(tbl: Any) -> tuple[bool, bool]:
+        cols = {c for i in tbl.list_indices() if i.index_type == "FTS" for c in i.columns}
+        return "text" in cols, "kw" in cols
 
     def vectors(self, dim: int | None = None) -> Any:
         if self._vectors is not None:
@@ -399,8 +428,15 @@ class Store:
             self._fts_ready = any(i.index_type == "FTS" for i in tbl.list_indices())
             if not self._fts_ready:
                 return []
+        if not self._kw_ready and spaceless(query):
+            self._kw_ready = self._keyword_indexes(tbl)[1]  # a writer elsewhere may have made it since
         with _lance_errors(self.uri):
-            q = tbl.search(MatchQuery(query, "text"), query_type="fts")
+            if self._kw_ready and spaceless(query):
+                # Words of a spaceless script are found through the kw column's ICU index; any
+                # other words in the query still count through the text column's.
+                q = tbl.search(_lancedb("query").MultiMatchQuery(query, ["text", "kw"]), query_type="fts")
+            else:
+                q = tbl.search(MatchQuery(query, "text"), query_type="fts")
             if where:
                 q = q.where(where, prefilter=True)
             return q.select(self._COLS + ["_score"]).limit(k).to_list()
@@ -450,18 +486,34 @@ class Store:
         return any(i.index_type.upper().startswith("IVF") for i in vt.list_indices())  # "IvfPq"
 
     def ensure_fts(self) -> None:
-        """Create the full-text index once the table has rows. Rows added after it are found
-        by a flat scan of the unindexed part until ``maintain`` folds them in."""
+        """Create the full-text indexes once the table has rows. Rows added after them are
+        found by a flat scan of the unindexed part until ``maintain`` folds them in."""
         tbl = self.chunks
-        if self._fts_ready or tbl is None or self.read_only:
+        if (self._fts_ready and self._kw_ready) or tbl is None or self.read_only:
             return
         FTS = _lancedb("index").FTS
         with _lance_errors(self.uri):
             if tbl.count_rows() == 0:
                 return
-            tbl.create_index("text", config=FTS(with_position=False, stem=True, remove_stop_words=True,
-                                                ascii_folding=True), replace=True)
-        self._fts_ready = True
+            for column, ready in (("text", self._fts_ready), ("kw", self._kw_ready)):
+                if ready:
+                    continue
+                if column == "kw" and self._kw_fill:
+                    self._fill_kw(tbl)
+                tbl.create_index(column, config=FTS(base_tokenizer=_FTS_TOKENIZERS[column], with_position=False,
+                                                    stem=True, remove_stop_words=True, ascii_folding=True),
+                                 replace=True)
+        self._fts_ready = self._kw_ready = True
+
+    def _fill_kw(self, tbl: Any) -> None:
+        """Give rows written before the kw column existed their kw text (once, on upgrade)."""
+        ids: list[str] = []
+        for b in tbl.search().where("kw = ''").select(["id", "text"]).limit(None).to_batches(8192):
+            ids.extend(i for i, t in zip(b.column("id").to_pylist(), b.column("text").to_pylist(), strict=True)
+                       if spaceless(t))
+        for i in range(0, len(ids), 1000):
+            tbl.update(where=f"id IN ({_str_list(ids[i:i + 1000])})", values_sql={"kw": "text"})
+        self._kw_fill = False
 
     def maintain(self, *, final: bool = True, compact: bool = False) -> None:
         """Keep indexes current and fragments few. Cheap when nothing is due. ``compact``:
@@ -480,8 +532,7 @@ class Store:
                 tbl.create_index("file_id", config=BTree(), replace=True, name="file_id_idx")
             if "text_hash_idx" not in names:
                 tbl.create_index("text_hash", config=BTree(), replace=True, name="text_hash_idx")
-            unindexed = next((int(tbl.index_stats(i.name).num_unindexed_rows) for i in tbl.list_indices()
-                              if i.index_type == "FTS"), 0)
+            unindexed = _fts_unindexed(tbl)
             for t in (tbl, self.vectors()):
                 if t is None:
                     continue
@@ -512,15 +563,19 @@ class Store:
         if tbl is not None:
             with _lance_errors(self.uri):
                 fragments = fragment_count(tbl)
-                for idx in tbl.list_indices():
-                    if idx.index_type == "FTS":
-                        unindexed = int(tbl.index_stats(idx.name).num_unindexed_rows)
+                unindexed = _fts_unindexed(tbl)
         return StoreStats(self.count_chunks(), self.count_vectors(), disk_bytes(self.uri), fragments, unindexed)
 
 
 def scan(table: Any, columns: list[str], batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
     """Stream some columns of a whole table in batches (memory stays flat)."""
     yield from table.search().select(columns).limit(None).to_batches(batch_rows)
+
+
+def _fts_unindexed(tbl: Any) -> int:
+    """Rows not yet in the text column's keyword index (the kw column's folds with it)."""
+    return next((int(tbl.index_stats(i.name).num_unindexed_rows) for i in tbl.list_indices()
+                 if i.index_type == "FTS" and i.columns == ["text"]), 0)
 
 
 def fragment_count(table: Any) -> int:

@@ -637,3 +637,65 @@ def test_a_folder_added_twice_in_any_spelling_is_one_library_folder(tmp_path, op
     hits = sorted(h.path for h in lib.search("ferry", k=10).hits)  # a.txt once, by the link or not
     assert len(hits) == 2 and str(tmp_path / "other" / "b.txt") in hits
     assert sum(h.endswith(os.sep + os.path.join("sub", "a.txt")) for h in hits) == 1
+
+
+SPACELESS = {
+    "zh.txt": "合同终止需要提前三十天书面通知。押金为两个月的租金。",
+    "ja.txt": "契約の解除には三十日前の書面による通知が必要です。敷金は家賃の二か月分です。",
+    "th.txt": "สัญญาเช่าต้องแจ้งล่วงหน้าหกสิบวัน เงินประกันเท่ากับค่าเช่าสองเดือน",
+    "en.txt": "The lease requires sixty days written notice before termination.",
+}
+
+
+def _found(lib, query: str) -> list[str]:
+    return sorted(os.path.basename(h.path) for h in lib.search(query, k=5).hits)
+
+
+def test_a_word_inside_a_sentence_without_spaces_is_found_by_keyword(tmp_path, open_lib):
+    # Keywords split at spaces and punctuation: a Chinese or Japanese sentence was one "word",
+    # so a search for a word in it (書面, 通知) found nothing.
+    d = tmp_path / "docs"
+    for name, text in SPACELESS.items():
+        write(d / name, text)
+    lib = open_lib(**{"embedding__backend": "none"})
+    lib.index([str(d)])
+    assert _found(lib, "通知") == ["ja.txt", "zh.txt"]  # notice: the same characters in both
+    assert _found(lib, "书面通知") == ["ja.txt", "zh.txt"]  # the Chinese word ranks its own file first
+    assert os.path.basename(lib.search("书面通知", k=1).hits[0].path) == "zh.txt"
+    assert _found(lib, "敷金") == ["ja.txt"]
+    assert _found(lib, "เงินประกัน") == ["th.txt"]
+    assert _found(lib, "termination notice") == ["en.txt"]  # other text is searched as before
+    assert _found(lib, "termination 押金") == ["en.txt", "zh.txt"]  # a query in both
+
+
+def test_an_index_made_before_the_spaceless_keyword_column_is_upgraded_in_place(tmp_path, open_lib):
+    d = tmp_path / "docs"
+    for name, text in SPACELESS.items():
+        write(d / name, text)
+    none = {"embedding__backend": "none"}
+    lib = open_lib(**none)
+    lib.index([str(d)])
+    # Make it the index an older Quire left: no kw column, no index on it, no schema mark.
+    tbl = lib.store().chunks
+    tbl.drop_index(next(i.name for i in tbl.list_indices() if i.columns == ["kw"]))
+    tbl.drop_columns(["kw"])
+    lib.manifest.set_meta(indexer_mod.STORE_SCHEMA, None)
+    lib.close()
+
+    old = open_lib(write=False, **none)  # a reader (quire search) leaves it as it is and finds what it did
+    assert _found(old, "通知") == [] and _found(old, "termination") == ["en.txt"]
+    old.close()
+    lib = open_lib(**none)
+    r = lib.index()  # nothing changed, yet the one upgrade runs
+    assert r.files_unchanged == 4 and r.chunks_written == 0
+    assert _found(lib, "通知") == ["ja.txt", "zh.txt"] and _found(lib, "敷金") == ["ja.txt"]
+    before = chunk_rows(lib)
+    # Rows written into the upgraded table, moved in it, and replaced in it keep working.
+    (d / "ja.txt").rename(d / "ja2.txt")
+    write(d / "zh.txt", SPACELESS["zh.txt"] + "房东必须退还押金。")
+    write(d / "ko.txt", "계약 해지에는 서면 통지가 필요합니다.")
+    r = lib.index()
+    assert (r.files_moved, r.files_changed, r.files_added) == (1, 1, 1)
+    assert _found(lib, "敷金") == ["ja2.txt"] and _found(lib, "房东") == ["zh.txt"]
+    assert len(chunk_rows(lib)) == len(before) + 1
+    assert lib.manifest.get_meta(indexer_mod.STORE_SCHEMA) == store_mod.SCHEMA_VERSION

@@ -16,7 +16,8 @@ def test_vector_index_is_built_once_and_used(tmp_path, monkeypatch):
     st = Store(tmp_path / "index", "chunks_1", "vectors_test")
     n, dim = 3000, 16
     rows = [{"id": f"{i}:0", "file_id": i, "path": f"/d/{i}.txt", "folder": "/d", "kind": "text", "chunk_no": 0,
-             "page": None, "heading": "", "text": f"passage number {i}", "text_hash": f"{i:032x}"} for i in range(n)]
+             "page": None, "heading": "", "text": f"passage number {i}", "text_hash": f"{i:032x}", "kw": ""}
+            for i in range(n)]
     st.replace_files([], pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA))
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((n, dim)).astype(np.float32)
