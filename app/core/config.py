@@ -213,6 +213,20 @@ def _plain(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
 
 
+def _toml_list(raw: str) -> list[str] | None:
+    """A variable's value written as in settings.toml (``["*.log", "build/"]``), or None. Split
+    at commas, that spelling became the patterns ``["*.log"`` and ``"build/"]``, which match
+    nothing. A pattern that merely starts with a bracket (``[Bb]uild/``) is not a TOML list."""
+    text = raw.strip()
+    if not (text.startswith("[") and text.endswith("]")):
+        return None
+    try:
+        v = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return None
+    return v if isinstance(v, list) and all(isinstance(p, str) for p in v) else None
+
+
 def _coerce(opt: Option, raw: Any) -> Any:
     """Turn a TOML or environment value into the option's type, or refuse it clearly."""
     v: Any = raw
@@ -235,7 +249,9 @@ def _coerce(opt: Option, raw: Any) -> Any:
             v = float(raw.strip()) if isinstance(raw, str) else float(raw)
         elif opt.kind is list:
             if isinstance(raw, str):
-                v = [p.strip() for p in raw.replace("\n", ",").split(",") if p.strip()]
+                v = _toml_list(raw)
+                if v is None:
+                    v = [p.strip() for p in raw.replace("\n", ",").split(",") if p.strip()]
             elif isinstance(raw, list | tuple) and all(isinstance(p, str) for p in raw):
                 v = list(raw)
             else:

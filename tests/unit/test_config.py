@@ -31,6 +31,18 @@ def test_file_then_environment(tmp_path):
     assert s.index.ignore == ("*.tmp", "secrets/") and s.index.hidden is True
 
 
+@pytest.mark.parametrize("value, patterns", [
+    ("*.tmp, secrets/", ("*.tmp", "secrets/")),
+    ("*.tmp\nsecrets/", ("*.tmp", "secrets/")),
+    ('["*.tmp", "!keep.tmp"]', ("*.tmp", "!keep.tmp")),  # as in settings.toml: was '["*.tmp"' and '"!keep.tmp"]'
+    ("[Bb]uild/", ("[Bb]uild/",)),  # a pattern that starts with a bracket is still a pattern
+    ("[Bb]in", ("[Bb]in",)),
+])
+def test_a_list_from_the_environment_in_either_spelling(tmp_path, value, patterns):
+    s = load_settings(Paths.default({"QUIRE_HOME": str(tmp_path)}), {"QUIRE_INDEX_IGNORE": value})
+    assert s.index.ignore == patterns
+
+
 @pytest.mark.parametrize("env, key, allowed", [
     ({"QUIRE_EMBEDDING_BACKEND": "gpu"}, "embedding.backend", '"fastembed" | "ollama" | "none"'),
     ({"QUIRE_CHUNKING_CHUNK_SIZE": "lots"}, "chunking.chunk_size", "a whole number"),
