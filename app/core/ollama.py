@@ -429,7 +429,10 @@ class OllamaClient:
         if isinstance(exc, ollama.ResponseError):
             status, msg = exc.status_code, str(exc.error).strip()
             low = msg.lower()
-            if call.what == "download" and ("file does not exist" in low or "not found" in low):
+            # ("404 page not found" is Ollama's router: no such request, as from a server that is
+            # not Ollama or cannot pull; not a model the registry lacks.)
+            if call.what == "download" and ("file does not exist" in low
+                                            or "not found" in low and "page not found" not in low):
                 return OllamaModelMissing(f"Ollama cannot find a model named {call.model} to pull ({msg}).",
                                           "Check the name at https://ollama.com/library")
             if status == 404 and "model" in low and "not found" in low:

@@ -143,6 +143,14 @@ def test_pull_of_an_unknown_name(fake_ollama: FakeOllama) -> None:
     assert "ollama.com/library" in (err.value.action or "")
 
 
+def test_pull_from_a_server_without_the_pull_request_is_not_an_unknown_model(fake_ollama: FakeOllama) -> None:
+    # It said "Ollama cannot find a model named llama3.2 to pull", and sent the user to check the name.
+    fake_ollama.fail["/api/pull"] = (404, "404 page not found")
+    with pytest.raises(OllamaServerError) as err:
+        client_for(fake_ollama).pull("llama3.2")
+    assert err.value.message == f"Ollama at {fake_ollama.url} does not offer this request (404 page not found)."
+
+
 def test_pull_cut_off_is_a_broken_stream(fake_ollama: FakeOllama) -> None:
     fake_ollama.drop_after = 2
     with pytest.raises(OllamaStreamBroken) as err:
