@@ -15,6 +15,12 @@ import re
 _SPACELESS = re.compile(
     "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf"
     "\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003ffff]")
+_RUNS = re.compile(_SPACELESS.pattern + "+")
+
+
+def spaceless_runs(text: str) -> list[str]:
+    """The stretches of ``text`` in those scripts, e.g. ["书面通知"] for "termination 书面通知"."""
+    return _RUNS.findall(text) if not text.isascii() else []
 
 
 def spaceless(text: str) -> bool:

@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.scripts import spaceless, spaceless_runs
+
 from . import theme
 
 if TYPE_CHECKING:
@@ -38,14 +40,35 @@ STOPWORDS = frozenset({
 
 
 def query_words(text: str) -> list[str]:
-    words = {w.lower() for w in re.findall(r"\w{3,}", text)} - STOPWORDS
+    runs = spaceless_runs(text)
+    words = {w.lower() for w in re.findall(r"\w{3,}", _strip_runs(text, runs))} - STOPWORDS
+    for run in runs:
+        # Chinese and Japanese have no spaces to find words by: mark the question's character
+        # pairs where the passage has them (most words there are two characters). Thai and the
+        # other scripts before U+3040 spell words with letters, so only the whole run is marked.
+        words.add(run)
+        if run[0] >= "\u3040":
+            words.update(run[i:i + 2] for i in range(len(run) - 1))
     return sorted(words, key=len, reverse=True)
+
+
+def _strip_runs(text: str, runs: Sequence[str]) -> str:
+    for run in runs:
+        text = text.replace(run, " ")
+    return text
+
+
+def _words_pattern(words: Sequence[str]) -> re.Pattern[str] | None:
+    """Words and what follows them to the end of the word (notice -> notices); a spaceless
+    run or pair just as it is (in those scripts the next letter is another word)."""
+    alts = [re.escape(w) if spaceless(w) else r"\b" + re.escape(w) + r"\w*" for w in words]
+    return re.compile("|".join(alts), re.I) if alts else None
 
 
 def snippet_html(text: str, words: Sequence[str], mark_bg: str) -> str:
     """The passage cut to a readable length around the first match, matches highlighted."""
     flat = " ".join(text.split())
-    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\w*", re.I) if words else None
+    pattern = _words_pattern(words)
     start = 0
     if pattern is not None:
         m = pattern.search(flat)
