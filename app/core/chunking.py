@@ -17,9 +17,17 @@ from pathlib import Path
 from .config import ChunkingSettings
 from .errors import ConfigError
 from .parse import Section
+from .scripts import CJK_CHARS
 from .splitter import TextSplitter
 
-_WORDISH = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+# Without a tokenizer: a word, a punctuation mark, or one Chinese or Japanese character (a
+# sentence there is not one word; models' tokenizers count its characters).
+_WORDISH = re.compile(rf"[{CJK_CHARS}]|[^\W{CJK_CHARS}]+|[^\w\s]")
+_WORDISH_ASCII = re.compile(r"\w+|[^\w\s]")  # the same for ASCII, faster
+# No real token covers more characters than this. A word the model's tokenizer reads as one
+# unknown token (MiniLM's vocabulary has no Thai: a whole phrase is one [UNK]) counts as if
+# it did, so a chunk stays a passage, not thousands of characters.
+MAX_CHARS_PER_TOKEN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +104,7 @@ def make_token_counter(tokenizer_file: str) -> TokenCounter:
     tokenizer that fails the check is asked for every piece instead. Without a tokenizer,
     words and punctuation marks are counted."""
     if not tokenizer_file:
-        return TokenCounter(_by_words(lambda w: len(_WORDISH.findall(w))), additive=True)
+        return TokenCounter(_by_words(_count_wordish), additive=True)
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(tokenizer_file)
@@ -106,10 +114,14 @@ def make_token_counter(tokenizer_file: str) -> TokenCounter:
     def exact(s: str) -> int:
         return len(tok.encode(s, add_special_tokens=False).ids)
 
-    by_words = _by_words(exact)
-    if all(by_words(t) == exact(t) for t in _ADDITIVITY_SAMPLES):
-        return TokenCounter(by_words, additive=True)
-    return TokenCounter(exact, additive=False)
+    if all(_by_words(exact)(t) == exact(t) for t in _ADDITIVITY_SAMPLES):
+        return TokenCounter(_by_words(lambda w: max(exact(w), len(w) // MAX_CHARS_PER_TOKEN)), additive=True)
+    return TokenCounter(lambda s: max(exact(s), len(s) // MAX_CHARS_PER_TOKEN), additive=False)
+
+
+def _count_wordish(word: str) -> int:
+    n = len((_WORDISH_ASCII if word.isascii() else _WORDISH).findall(word))
+    return max(n, len(word) // MAX_CHARS_PER_TOKEN)
 
 
 @dataclass(frozen=True, slots=True)
