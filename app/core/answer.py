@@ -22,7 +22,12 @@ from .errors import OllamaError, OllamaModelMissing, OllamaUnreachable, UsageErr
 from .ollama import MAX_CONTEXT, OllamaClient
 from .types import CancelToken, Hit
 
-CHARS_PER_TOKEN = 3.5  # conservative (real tokenizers average ~4 chars per token in English)
+CHARS_PER_TOKEN = 3.5  # ASCII: conservative (real tokenizers average ~4 chars per token in English)
+# Other scripts, per UTF-8 byte: an English-first model's tokenizer spends up to ~2 tokens on a
+# Chinese, Japanese or Thai character (3 bytes; SmolLM2 1.75-1.9, measured through Ollama) and
+# ~0.75 on a Cyrillic one (2 bytes). Counted as ASCII, a Chinese passage came out at a sixth of
+# its real size, and the prompt overflowed the model's context.
+BYTES_PER_TOKEN_OTHER = 1.5
 MESSAGE_OVERHEAD = 32  # chat template tokens around the messages
 HISTORY_TURNS = 6  # turns of the conversation shown to the question rewriter
 NO_ANSWER = "The documents do not contain the answer."
@@ -96,7 +101,11 @@ class Answer:
 
 
 def estimate_tokens(text: str) -> int:
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+    if text.isascii():
+        return math.ceil(len(text) / CHARS_PER_TOKEN)
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    other_bytes = len(text.encode("utf-8", "surrogatepass")) - ascii_chars
+    return math.ceil(ascii_chars / CHARS_PER_TOKEN + other_bytes / BYTES_PER_TOKEN_OTHER)
 
 
 def answer_reserve(window: int) -> int:
@@ -138,10 +147,13 @@ def fit_passages(hits: Sequence[Hit], question: str, window: int, reserve: int) 
             used += cost
     if not chosen and hits:
         first = Source.from_hit(1, hits[0], "")
-        room = max(200, int((budget - estimate_tokens(passage_block(first)) - 2) * CHARS_PER_TOKEN))
         text = hits[0].text
+        chars_per_token = len(text) / max(1, estimate_tokens(text))  # of this text, in its script
+        room = max(200, int((budget - estimate_tokens(passage_block(first)) - 2) * chars_per_token))
         if len(text) > room:
-            text = text[:room].rsplit(" ", 1)[0] + " …"
+            cut = text[:room]
+            space = cut.rfind(" ")  # end on a whole word, unless that loses much (Chinese has no spaces)
+            text = (cut[:space] if space > room * 0.8 else cut) + " …"
         chosen.append(Source.from_hit(1, hits[0], text))
     return chosen, len(hits) - len(chosen)
 

@@ -82,6 +82,29 @@ def test_fit_cuts_the_best_passage_only_when_nothing_fits() -> None:
     assert len(fitted[0].text) < len(hit(1, words=5000).text)
 
 
+ZH = "合同终止需要提前三十天书面通知。押金为两个月的租金。"  # SmolLM2 reads 1.77 tokens a character
+
+
+def test_the_estimate_is_conservative_in_other_scripts_too() -> None:
+    # Counted like English (3.5 characters a token), Chinese came out at a sixth of its size.
+    assert estimate_tokens(ZH * 10) >= 1.75 * len(ZH * 10)
+    assert estimate_tokens("Договор аренды требует письменного уведомления.") >= 0.75 * 47
+    assert estimate_tokens("Kündigungsfrist beträgt") > estimate_tokens("Kundigungsfrist betragt")
+
+
+def test_chinese_passages_fit_the_window_and_a_cut_keeps_most_of_the_room() -> None:
+    hits = [Hit(path=f"/docs/{i}.txt", page=None, score=1 / i, text=ZH * 8, heading="") for i in range(1, 21)]
+    fitted, left_out = fit_passages(hits, "押金是多少？", 2048, 512)
+    assert 0 < len(fitted) < 20 and left_out == 20 - len(fitted)
+    prompt = "".join(m["content"] for m in build_messages("押金是多少？", fitted))
+    assert 1.77 * sum(1 for ch in prompt if not ch.isascii()) + len(prompt) / 3.5 <= 2048 - 512
+    # One passage too big for the window is cut to the room there is, not back to its first
+    # space (here right after the title), which left a few characters.
+    big = Hit(path="/docs/big.txt", page=None, score=1.0, text="Title " + ZH * 400, heading="")
+    fitted, _ = fit_passages([big], "q", 2048, 512)
+    assert fitted[0].text.endswith(" …") and len(fitted[0].text) > 400
+
+
 def test_everything_fits_in_a_big_window() -> None:
     hits = [hit(i) for i in range(1, 9)]
     fitted, left_out = fit_passages(hits, "q", 8192, 1024)
