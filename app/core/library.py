@@ -26,6 +26,7 @@ from .indexer import EmbedWorker, Indexer, ProgressFn
 from .lock import WriterLock
 from .manifest import FAILED, SKIPPED, Manifest, Root
 from .paths import display, is_within
+from .scan import system_dir_of
 from .search import Searcher, search_kinds
 from .store import Store, disk_bytes
 from .types import CancelToken, IndexReport, Progress, SearchResult
@@ -217,6 +218,11 @@ class Library:
         if not os.path.isdir(p) and not os.path.isfile(p):
             raise UsageError(f"{path} is neither a folder nor a regular file.")
         real = os.path.realpath(p)
+        system = system_dir_of(p)
+        if system is not None:
+            where = "" if real == system else f" (in {system})"
+            raise UsageError(f"{path} is a system folder{where}: what is in it describes the running system "
+                             "and its devices, not documents.", "Add the folders that hold your documents instead.")
         if any(is_within(real, d) for d in self._own_dirs()):
             raise UsageError(f"{path} is inside Quire's own data folder, where it keeps its index and logs.",
                              "Add the folders that hold your documents instead.")

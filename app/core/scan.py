@@ -9,9 +9,11 @@ only while they stay inside the folder the user added, and each directory is ent
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
@@ -44,6 +46,45 @@ class ScanProblem:
     path: str
     root: str
     reason: str
+
+
+# Kernel and device file systems: their "files" are live views of the running system (processes,
+# devices, kernel settings), never documents, and some block or never end when read.
+_PSEUDO_FS = frozenset({
+    "proc", "sysfs", "devtmpfs", "devpts", "devfs", "cgroup", "cgroup2", "securityfs", "debugfs", "tracefs",
+    "pstore", "bpf", "mqueue", "hugetlbfs", "fusectl", "configfs", "binfmt_misc", "efivarfs", "selinuxfs",
+    "nsfs", "rpc_pipefs", "autofs", "fdescfs",
+})
+# macOS: the data volume appears a second time under /System/Volumes (every file twice).
+_MACOS_SYSTEM = ("/dev", "/System/Volumes", "/private/var/vm", "/.vol")
+
+
+@functools.cache
+def system_dirs() -> tuple[str, ...]:
+    """Folders never entered and never a library folder, even under one that holds them (a
+    whole disk, "/"): where kernel and device file systems are mounted."""
+    if sys.platform == "darwin":
+        return _MACOS_SYSTEM
+    if not sys.platform.startswith("linux"):
+        return ()
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="surrogateescape") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return ("/proc", "/sys", "/dev")
+    out = []
+    for line in lines:
+        parts = line.split(" ")
+        if len(parts) >= 3 and parts[2] in _PSEUDO_FS:
+            # Spaces and the like are octal escapes there ("/mnt/my\040disk").
+            out.append(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), parts[1]))
+    return tuple(dict.fromkeys(out))
+
+
+def system_dir_of(path: str) -> str | None:
+    """The system folder ``path`` is in, if any."""
+    real = os.path.realpath(path)
+    return next((d for d in system_dirs() if is_within(real, d)), None)
 
 
 def build_ignore(settings: IndexSettings) -> pathspec.PathSpec:
@@ -86,7 +127,7 @@ class Scanner:
         self.ignore = build_ignore(settings)
         self._ignored = ignore_matcher(self.ignore)
         self._excluded: set[tuple[int, int]] = set()  # by device and inode: any spelling, any link
-        for d in exclude:
+        for d in (*exclude, *system_dirs()):
             try:
                 st = os.stat(d)
             except OSError:

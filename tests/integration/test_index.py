@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -510,6 +511,30 @@ def test_quires_own_folder_is_never_indexed(tmp_path, paths, open_lib, embedder)
     assert (again.files_seen, again.files_unchanged, again.files_changed, again.files_added) == (1, 1, 0, 0)
     with pytest.raises(UsageError, match="inside Quire's own data folder"):
         lib.index([str(paths.data_dir / "logs")])
+
+
+def test_system_folders_are_never_entered_nor_added(tmp_path, open_lib, embedder, monkeypatch):
+    """Where /proc, /sys and /dev are mounted (found in /proc/self/mounts): a library folder
+    that holds them ("/", a whole disk) indexed /proc/<pid>/... and /sys files as documents."""
+    from app.core import scan as scan_mod
+
+    d = tmp_path / "disk"
+    write(d / "home" / "notes.txt", "Notes about the garden.")
+    write(d / "proc" / "1" / "status", "Name: init")  # stands in for the kernel's /proc
+    monkeypatch.setattr(scan_mod, "system_dirs", lambda: (str(d / "proc"),))
+    lib = open_lib()
+    r = lib.index([str(d)])
+    assert r.files_seen == 1 and {p for p, *_ in chunk_rows(lib)} == {str(d / "home" / "notes.txt")}
+    with pytest.raises(UsageError, match=r"is a system folder \(in .*proc\): .* not documents"):
+        lib.index([str(d / "proc" / "1")])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's mount table")
+def test_the_kernels_file_systems_are_system_folders():
+    from app.core.scan import system_dir_of, system_dirs
+
+    assert {"/proc", "/sys"} <= set(system_dirs())
+    assert system_dir_of("/proc/self/status") == "/proc" and system_dir_of(os.getcwd()) is None
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files through /proc")
