@@ -95,6 +95,7 @@ class ProgressPrinter:
         self.p = Progress("scan")
         self.embedded = 0
         self.to_embed = 0
+        self.parse_t0: float | None = None  # the ETA counts from here, not from the scan before it
         self._shown = False
 
     def __call__(self, p: Progress) -> None:
@@ -104,6 +105,8 @@ class ProgressPrinter:
             self.embedded = max(self.embedded, p.chunks_embedded)
             self.to_embed = p.chunks_to_embed
         else:
+            if p.phase == "parse" and self.parse_t0 is None:
+                self.parse_t0 = time.monotonic()
             self.p = p
         now = time.monotonic()
         if p.phase != "done" and now - self.last < (0.1 if self.tty else 5.0):
@@ -116,10 +119,12 @@ class ProgressPrinter:
         elapsed = max(time.monotonic() - self.t0, 1e-6)
         if p.phase == "parse" and p.files_total:
             frac = p.files_done / p.files_total
-            eta = elapsed / frac - elapsed if frac > 0 else 0
+            parsing = time.monotonic() - (self.parse_t0 or self.t0)
+            # From the first file or two the estimate is noise (it said 1215h55m for a big disk).
+            eta = _eta(parsing / frac - parsing) if frac > 0 and parsing >= 2 and p.files_done >= 10 else "…"
             bar = "#" * int(frac * 24)
             line = (f"[{bar:<24}] {p.files_done:,}/{p.files_total:,} files · {p.chunks_parsed:,} chunks · "
-                    f"{self.embedded:,} embedded ({self.embedded / elapsed:.0f}/s) · ETA {_eta(eta)}")
+                    f"{self.embedded:,} embedded ({self.embedded / elapsed:.0f}/s) · ETA {eta}")
         elif p.phase == "scan":
             line = f"{p.message or 'scanning'}… {p.files_total:,} files"
         elif p.phase == "embed":
