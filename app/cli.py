@@ -412,7 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_status)
 
     sp = sub.add_parser("library", parents=[common], help="list, add, remove, pause or resume library folders")
-    sp.add_argument("action", choices=["list", "add", "remove", "pause", "resume"])
+    sp.add_argument("action", nargs="?", default="list", choices=["list", "add", "remove", "pause", "resume"],
+                    help="default: list")
     sp.add_argument("path", nargs="?")
     sp.set_defaults(func=cmd_library)
 

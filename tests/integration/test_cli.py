@@ -66,6 +66,9 @@ def test_index_search_status_with_minilm(tmp_path, docs, minilm_path):
     assert p.returncode == 0 and "Removed" in p.stdout
     st = only_json(run_cli(home, "status", "--json", env=env))
     assert st["files"] == {"indexed": 2}
+    # `quire library` alone lists, as `quire chats` does (it was a usage error).
+    assert only_json(run_cli(home, "library", "--json", env=env)) == [
+        {"path": str(docs), "kind": "folder", "paused": False}]
 
 
 def test_human_output_and_env_override(tmp_path, docs):
