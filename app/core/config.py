@@ -71,6 +71,21 @@ def _http_url(v: str) -> str | None:
     return "an http:// or https:// URL such as http://127.0.0.1:11434"
 
 
+def _gitignore_patterns(v: list[str]) -> str | None:
+    """Each pattern must compile: a bad one ("[z-a]", a lone "\\") stopped every run with an
+    'unexpected error' instead of being refused here by name."""
+    if not v:
+        return None
+    import pathspec  # only when there are patterns to check
+
+    for p in v:
+        try:
+            pathspec.PathSpec.from_lines("gitignore", [p])
+        except Exception as exc:  # pathspec raises re.error, its own pattern error, ValueError...
+            return f"gitignore patterns, and {p!r} is not one ({exc})"
+    return None
+
+
 def _non_empty(v: str) -> str | None:
     return None if v.strip() else "a non-empty name"
 
@@ -91,7 +106,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("chunking", "chunk_overlap", int, 40,
            "Tokens shared by neighbouring chunks.", _int_range(0, 4096), needs_rebuild=True),
     Option("index", "ignore", list, [],
-           "Extra gitignore-style patterns to skip (added to the built-in ones).", None),
+           "Extra gitignore-style patterns to skip (added to the built-in ones).", _gitignore_patterns),
     Option("index", "max_file_mb", float, 100.0,
            "Files larger than this many megabytes are listed as too large, not indexed.",
            _float_range(0.001, 100_000)),
