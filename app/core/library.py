@@ -85,6 +85,10 @@ class Library:
 
     @classmethod
     def open(cls, paths: Paths, settings: Settings, *, write: bool = False) -> Library:
+        if paths.data_dir.exists() and not paths.data_dir.is_dir():
+            # Read-only commands went on as if the library were empty.
+            raise UsageError(f"Quire's data folder {paths.data_dir} is a file, not a folder.",
+                             "Point QUIRE_HOME at a folder (it is made if missing).")
         lock = None
         if write:
             _check_writable(paths.data_dir)
@@ -551,6 +555,9 @@ def _file_size(p: Path) -> int:
 
 
 def _check_writable(d: Path) -> None:
+    if d.exists() and not d.is_dir():
+        raise StoreError(f"Quire's data folder {d} is a file, not a folder.",
+                         "Point QUIRE_HOME at a folder (it is made if missing).")
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

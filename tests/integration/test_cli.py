@@ -96,6 +96,15 @@ def test_bad_paths_are_clear_errors(tmp_path, args, expect):
     assert "Traceback" not in p.stderr and p.stdout == ""
 
 
+@pytest.mark.parametrize("command", [["search", "garlic"], ["status"], ["index"]])
+def test_a_data_folder_that_is_a_file_is_a_clear_error(tmp_path, command):
+    # search and status went on as if the library were empty; index said "File exists".
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    p = run_cli(home, *command, env={"QUIRE_EMBEDDING_BACKEND": "none"})
+    assert p.returncode == 2 and "is a file, not a folder" in p.stderr and p.stdout == ""
+
+
 def test_bad_setting_is_refused_with_key_value_and_allowed(tmp_path, docs):
     p = run_cli(tmp_path / "home", "index", str(docs), env={"QUIRE_EMBEDDING_BACKEND": "magic"})
     assert p.returncode == 2
