@@ -509,6 +509,7 @@ class Library:
             finally:
                 sm.close()
             self.manifest = Manifest(self.paths.manifest_db)
+            shutil.rmtree(staging.data_dir, ignore_errors=True)  # its manifest is the live one now
         else:
             chunks = old["chunks_table"]
             store = Store(self.paths.index_dir, chunks, vectors or None)
@@ -531,6 +532,9 @@ class Library:
         for name in (old["chunks_table"], old["vectors_table"]):
             if name and name not in keep:
                 store.drop_table(name)
+        if plan.reparse and vectors and vectors == old["vectors_table"]:
+            # The vectors table served both indexes; only now may the old chunks' go.
+            store.orphan_vectors(everything=True)
         self._store = None
         return _with_note(report, "rebuilt", seconds=time.monotonic() - t0)
 
