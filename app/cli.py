@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from . import __version__
-from .core.config import Paths, Settings, load_settings
+from .core.config import Paths, Settings, index_overrides, load_settings
 from .core.errors import Cancelled, QuireError, UsageError
 from .core.types import CancelToken, Progress
 
@@ -299,6 +299,13 @@ def cmd_rebuild(args: argparse.Namespace, ctx: Context) -> int:
 
     use_lean_scans()
     bar = ProgressPrinter(ctx.err, enabled=not ctx.json)
+    overrides = index_overrides()
+    if overrides:
+        # The rebuilt index keeps these values, and the next command without the variables would
+        # refuse it as built with other settings.
+        ctx.note("Note: " + ", ".join(f"{o.name} comes from {o.env}" for o in overrides)
+                 + f", for this run only. Put the same in {ctx.paths.settings_file}, or every command"
+                 " run without it will refuse the rebuilt index.")
     with ctx.open_library(write=True) as lib, cancel_on_sigint() as cancel:
         if args.all:
             if not args.yes and sys.stdin.isatty() and input(

@@ -352,6 +352,12 @@ class Paths:
         return self.data_dir / "writer.lock"
 
 
+def index_overrides(environ: Mapping[str, str] | None = None) -> list[Option]:
+    """Options that shape the index and are set by a variable, for this run only."""
+    env = os.environ if environ is None else environ
+    return [o for o in OPTIONS if o.needs_rebuild and o.env in env]
+
+
 def load_settings(paths: Paths, environ: Mapping[str, str] | None = None) -> Settings:
     """Defaults, then settings.toml, then QUIRE_<SECTION>_<KEY> variables."""
     env = os.environ if environ is None else environ

@@ -274,3 +274,17 @@ def test_doctor_says_what_works_and_how_to_fix_what_does_not(tmp_path, docs):
     # An index made with other chunk settings cannot be used until it is rebuilt: a failure.
     p = run_cli(home, "doctor", env={**env, "QUIRE_CHUNKING_CHUNK_SIZE": "300"})
     assert p.returncode == 1 and "FAIL index" in p.stdout and "rebuild" in p.stdout
+
+
+def test_a_rebuild_with_a_setting_from_a_variable_says_it_is_for_this_run_only(tmp_path, docs):
+    home = tmp_path / "home"
+    none = {"QUIRE_EMBEDDING_BACKEND": "none"}
+    run_cli(home, "index", str(docs), env=none, check=True)
+    p = run_cli(home, "rebuild", "--yes", env={**none, "QUIRE_CHUNKING_CHUNK_SIZE": "128"})
+    assert p.returncode == 0, p.stderr
+    assert "chunking.chunk_size comes from QUIRE_CHUNKING_CHUNK_SIZE, for this run only" in p.stderr
+    assert "embedding.backend comes from QUIRE_EMBEDDING_BACKEND" in p.stderr
+    assert not (home / "rebuild").exists()  # the staging folder goes once swapped in
+    # As the note says: without the variable the rebuilt index is refused.
+    p = run_cli(home, "search", "garlic", env=none)
+    assert p.returncode != 0 and "chunks of 128 tokens" in p.stderr
