@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.errors import DamagedFile, NoTextLayer, UnreadableFile, UnsupportedFile
+from app.core.errors import DamagedFile, EncryptedFile, NoTextLayer, UnreadableFile, UnsupportedFile
 from app.core.parse import SUPPORTED_KINDS, Section, kind_of, parse_file
 from app.core.parse._common import MAX_SECTION_CHARS
 
@@ -44,13 +44,15 @@ def test_kind_of_by_extension_only() -> None:
     assert kind_of("x.md") == "markdown"
     for ext in ("txt", "py", "rs", "json", "yaml", "toml", "xml", "ipynb", "tex", "rst", "log", "ts"):
         assert kind_of(f"x.{ext}") == "text", ext
-    for ext in ("png", "jpg", "zip", "gz", "mp3", "mp4", "exe", "so", "ttf", "xlsx", "sqlite"):
+    assert kind_of("x.xlsx") == "xlsx" and kind_of("x.xlsm") == "xlsx"
+    for ext in ("png", "jpg", "zip", "gz", "mp3", "mp4", "exe", "so", "ttf", "xls", "xlsb", "ods", "sqlite"):
         assert kind_of(f"x.{ext}") is None, ext
     assert kind_of("archive.tar.gz") is None
     assert kind_of("Makefile") == "text?"
     assert kind_of(".bashrc") == "text?"
     assert kind_of("notes.weird-ext") == "text?"
-    assert {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "html", "markdown", "text"} == SUPPORTED_KINDS
+    assert {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "html", "markdown",
+            "text"} == SUPPORTED_KINDS
 
 
 def test_extension_table_is_consistent() -> None:
@@ -494,6 +496,89 @@ def test_odt_headings_paragraphs_tables(tmp_path: Path) -> None:
     assert [s.heading for s in sections] == ["Chapter", "Chapter > Part"]
     assert sections[0].text == "Chapter\n\nName value end"
     assert sections[1].text == "Part\n\nA | B\nC | D"
+
+
+# --- XLSX ------------------------------------------------------------------------------
+
+_SS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def make_xlsx(path: Path, sheets: dict[str, str], shared: list[str], *, date1904: bool = False,
+              hidden: str = "") -> None:
+    """A workbook as Excel writes one: workbook, relationships, shared strings, styles (xf 1 is a
+    date, 2 a time, 3 a custom "dd/mm/yyyy hh:mm", 4 a scientific number) and sheets."""
+    rels = "".join(f'<Relationship Id="rId{i}" Type="{_R}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+                   for i in range(1, len(sheets) + 1))
+    rels += (f'<Relationship Id="rIdS" Type="{_R}/sharedStrings" Target="sharedStrings.xml"/>'
+             f'<Relationship Id="rIdT" Type="{_R}/styles" Target="styles.xml"/>')
+    entries = "".join(f'<sheet name="{name}" sheetId="{i}" r:id="rId{i}"'
+                      + (' state="hidden"' if name == hidden else "") + "/>"
+                      for i, name in enumerate(sheets, 1))
+    pr = '<workbookPr date1904="1"/>' if date1904 else ""
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("_rels/.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                   f'relationships"><Relationship Id="rId1" Type="{_R}/officeDocument" '
+                   'Target="xl/workbook.xml"/></Relationships>')
+        z.writestr("xl/workbook.xml", f'<workbook xmlns="{_SS}" xmlns:r="{_R}">{pr}<sheets>{entries}'
+                   "</sheets></workbook>")
+        z.writestr("xl/_rels/workbook.xml.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/'
+                   f'package/2006/relationships">{rels}</Relationships>')
+        z.writestr("xl/sharedStrings.xml", f'<sst xmlns="{_SS}">' + "".join(shared) + "</sst>")
+        z.writestr("xl/styles.xml", f'<styleSheet xmlns="{_SS}"><numFmts count="2">'
+                   r'<numFmt numFmtId="164" formatCode="dd/mm/yyyy\ hh:mm"/>'
+                   '<numFmt numFmtId="165" formatCode="0.00E+00"/></numFmts><cellXfs>'
+                   '<xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="20"/><xf numFmtId="164"/>'
+                   '<xf numFmtId="165"/></cellXfs></styleSheet>')
+        for i, rows in enumerate(sheets.values(), 1):
+            z.writestr(f"xl/worksheets/sheet{i}.xml", f'<worksheet xmlns="{_SS}"><sheetData>{rows}'
+                       "</sheetData></worksheet>")
+
+
+def test_xlsx_sheets_read_like_csv_with_values_as_excel_shows_them(tmp_path: Path) -> None:
+    shared = ["<si><t>Item</t></si>", "<si><t>Due</t></si>", "<si><t>Amount</t></si>",
+              "<si><t>Paid</t></si>",
+              # rich text in runs, and a phonetic (furigana) run that must not be repeated
+              '<si><r><t>Rent </t></r><r><rPr><b/></rPr><t>March</t></r><rPh sb="0" eb="1"><t>x</t></rPh></si>',
+              "<si><t>名前</t></si>", "<si><t>山田</t></si>"]
+    budget = (
+        '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c><c r="C1" t="s"><v>2</v></c>'
+        '<c r="D1" t="s"><v>3</v></c></row>'
+        # a date, a formula's cached result, a boolean
+        '<row r="2"><c r="A2" t="s"><v>4</v></c><c r="B2" s="1"><v>45352</v></c>'
+        '<c r="C2"><f>1000+250.5</f><v>1250.5</v></c><c r="D2" t="b"><v>1</v></c></row>'
+        # a gap (no B), an inline string, a date with a time, scientific, a time of day
+        '<row r="4"><c r="A4" t="inlineStr"><is><t>Power</t></is></c><c r="C4" s="4"><v>1.23E-4</v></c>'
+        '<c r="D4" t="b"><v>0</v></c><c r="E4" s="3"><v>45366.5</v></c><c r="F4" s="2"><v>0.75</v></c></row>'
+        '<row r="5"><c r="A5" s="1"/></row>')  # a styled, empty cell: no row
+    make_xlsx(tmp_path / "budget.xlsx", {"Budget 2024": budget, "Names": '<row r="1"><c r="A1" t="s"><v>5</v>'
+              '</c></row><row r="2"><c r="A2" t="s"><v>6</v></c></row>'}, shared, hidden="Names")
+    sections = parse_file(str(tmp_path / "budget.xlsx"))
+    assert [s.heading for s in sections] == ["Budget 2024", "Names"]  # a hidden sheet is read too
+    assert sections[0].text == (
+        "Item: Rent March; Due: 2024-03-01; Amount: 1250.5; Paid: TRUE\n"
+        "Item: Power; Amount: 0.000123; Paid: FALSE; column 5: 2024-03-15 12:00; column 6: 18:00")
+    assert sections[1].text == "名前: 山田"
+
+
+def test_xlsx_1904_dates_encrypted_and_damaged_workbooks(tmp_path: Path) -> None:
+    make_xlsx(tmp_path / "mac.xlsx", {"S": '<row><c t="inlineStr"><is><t>When</t></is></c></row>'
+              '<row><c s="1"><v>0</v></c></row>'}, [], date1904=True)
+    assert texts(parse_file(str(tmp_path / "mac.xlsx"))) == "When: 1904-01-01"
+    ole = write(tmp_path, "locked.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    with pytest.raises(EncryptedFile, match="password-protected"):
+        parse_file(ole)
+    make_xlsx(tmp_path / "ok.xlsx", {"S": '<row><c t="inlineStr"><is><t>x</t></is></c></row>'}, [])
+    data = (tmp_path / "ok.xlsx").read_bytes()
+    with pytest.raises(DamagedFile):
+        parse_file(write(tmp_path, "cut.xlsx", data[: len(data) // 2]))
+    bad = tmp_path / "bad.xlsx"
+    with zipfile.ZipFile(tmp_path / "ok.xlsx") as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            body = src.read(item)
+            dst.writestr(item, body[:40] if item.filename.endswith("sheet1.xml") else body)
+    with pytest.raises(DamagedFile, match="damaged or truncated XLSX"):
+        parse_file(str(bad))
 
 
 # --- EPUB ------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ class Section:
 
 
 SUPPORTED_KINDS: frozenset[str] = frozenset(
-    {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "html", "markdown", "text"})
+    {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "html", "markdown", "text"})
 
 # What an unknown or missing extension maps to: parse_file sniffs the content first.
 SNIFF = "text?"
@@ -63,6 +63,7 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     "csv": ("csv", "csv:parse"),
     "tsv": ("csv", "csv:parse"),
     "tab": ("csv", "csv:parse"),
+    **{e: ("xlsx", "xlsx:parse") for e in ["xlsx", "xlsm", "xltx", "xltm"]},
     "pdf": ("pdf", "pdf:parse"),
     "docx": ("docx", "docx:parse"),
     "docm": ("docx", "docx:parse"),
@@ -98,7 +99,9 @@ for _exts, _reason in (
     ("sqlite sqlite3 db db3 mdb accdb dbf lance parquet arrow feather orc avro npy npz pkl pickle joblib "
      "h5 hdf5 nc mat sav dta rds rdata onnx pt pth ckpt safetensors gguf ggml tflite pb mlmodel",
      "database or binary data file"),
-    ("xlsx xlsm xlsb xltx xls ods fods numbers", "spreadsheet (not supported yet)"),
+    ("xls xlt", "legacy Excel workbook (not supported; save as XLSX)"),
+    ("xlsb", "binary Excel workbook (not supported; save as XLSX)"),
+    ("ods fods numbers", "spreadsheet format not supported yet (save as XLSX or CSV)"),
     ("doc dot wps wpd pages", "legacy word-processor format (not supported; save as DOCX or PDF)"),
     ("ppt pps odp key", "presentation format not supported yet (save as PPTX or PDF)"),
     ("mobi azw azw3 kfx lit djvu djv xps oxps cbz cbr chm", "e-book or document format not supported yet"),

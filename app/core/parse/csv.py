@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import csv
 import io
+from collections.abc import Iterable
 
 from app.core.parse import Section
 from app.core.parse._common import clean_code
@@ -58,11 +59,16 @@ def _rows(text: str, dialect: type[csv.Dialect]) -> list[Section]:
     # The limit guards against a runaway quoted field; the csv module keeps it process-wide.
     if csv.field_size_limit() < MAX_FIELD:
         csv.field_size_limit(MAX_FIELD)
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    return rows_to_sections(csv.reader(io.StringIO(text, newline=""), dialect))
+
+
+def rows_to_sections(rows: Iterable[list[str]], heading: str = "") -> list[Section]:
+    """Table rows as sections of "header: value; header: value" lines (ROWS_PER_SECTION a
+    section), the first non-empty row taken as the header. Spreadsheets use it too."""
     header: list[str] = []
     sections: list[Section] = []
     lines: list[str] = []
-    for row in reader:
+    for row in rows:
         if not header:
             header = [" ".join(h.split()) for h in row]
             if not any(header):
@@ -77,11 +83,11 @@ def _rows(text: str, dialect: type[csv.Dialect]) -> list[Section]:
             f"column {i + 1}" for i in range(len(header), len(cells))]
         lines.append("; ".join(f"{n}: {v}" for n, v in zip(names, cells, strict=False) if v))
         if len(lines) >= ROWS_PER_SECTION:
-            sections.append(Section("\n".join(lines), None))
+            sections.append(Section("\n".join(lines), None, heading))
             lines = []
     if lines:
-        sections.append(Section("\n".join(lines), None))
+        sections.append(Section("\n".join(lines), None, heading))
     if not sections and header:  # a header and nothing else
-        sections.append(Section("; ".join(header), None))
+        sections.append(Section("; ".join(header), None, heading))
     return sections
 
