@@ -45,13 +45,14 @@ def test_kind_of_by_extension_only() -> None:
     for ext in ("txt", "py", "rs", "json", "yaml", "toml", "xml", "ipynb", "tex", "rst", "log", "ts"):
         assert kind_of(f"x.{ext}") == "text", ext
     assert kind_of("x.xlsx") == "xlsx" and kind_of("x.xlsm") == "xlsx"
-    for ext in ("png", "jpg", "zip", "gz", "mp3", "mp4", "exe", "so", "ttf", "xls", "xlsb", "ods", "sqlite"):
+    assert kind_of("x.ods") == "ods" and kind_of("x.fods") == "ods"
+    for ext in ("png", "jpg", "zip", "gz", "mp3", "mp4", "exe", "so", "ttf", "xls", "xlsb", "numbers", "sqlite"):
         assert kind_of(f"x.{ext}") is None, ext
     assert kind_of("archive.tar.gz") is None
     assert kind_of("Makefile") == "text?"
     assert kind_of(".bashrc") == "text?"
     assert kind_of("notes.weird-ext") == "text?"
-    assert {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "html", "markdown",
+    assert {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "ods", "html", "markdown",
             "text"} == SUPPORTED_KINDS
 
 
@@ -579,6 +580,44 @@ def test_xlsx_1904_dates_encrypted_and_damaged_workbooks(tmp_path: Path) -> None
             dst.writestr(item, body[:40] if item.filename.endswith("sheet1.xml") else body)
     with pytest.raises(DamagedFile, match="damaged or truncated XLSX"):
         parse_file(str(bad))
+
+
+def test_ods_sheets_with_repeated_rows_and_columns(tmp_path: Path) -> None:
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    def row(table: Table, *cells: tuple[str, int], repeat: int = 1) -> None:
+        r = TableRow(numberrowsrepeated=repeat) if repeat > 1 else TableRow()
+        for text, n in cells:
+            c = TableCell(numbercolumnsrepeated=n) if n > 1 else TableCell()
+            if text:
+                c.addElement(P(text=text))
+            r.addElement(c)
+        table.addElement(r)
+
+    doc = OpenDocumentSpreadsheet()
+    budget = Table(name="Budget 2024")
+    row(budget, ("Item", 1), ("Due", 1), ("Amount", 1))
+    row(budget, ("Rent", 1), ("01/03/2024", 1), ("1,250.50", 1))
+    row(budget, ("", 1024), repeat=1_048_000)  # how LibreOffice stores the empty rest of a sheet
+    row(budget, ("", 2), ("far", 1), ("", 500))
+    row(budget, ("same", 1), repeat=2)
+    doc.spreadsheet.addElement(budget)
+    names = Table(name="Names")
+    row(names, ("名前", 1))
+    row(names, ("山田", 1))
+    doc.spreadsheet.addElement(names)
+    doc.save(str(tmp_path / "book.ods"))
+
+    sections = parse_file(str(tmp_path / "book.ods"))
+    assert [s.heading for s in sections] == ["Budget 2024", "Names"]
+    assert sections[0].text == "Item: Rent; Due: 01/03/2024; Amount: 1,250.50\nAmount: far\nItem: same\nItem: same"
+    assert sections[1].text == "名前: 山田"
+    with zipfile.ZipFile(tmp_path / "book.ods") as z:  # a flat .fods is the same XML, not zipped
+        assert parse_file(write(tmp_path, "flat.fods", z.read("content.xml"))) == sections
+    with pytest.raises(DamagedFile):
+        parse_file(write(tmp_path, "cut.ods", (tmp_path / "book.ods").read_bytes()[:900]))
 
 
 # --- EPUB ------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ class Section:
 
 
 SUPPORTED_KINDS: frozenset[str] = frozenset(
-    {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "html", "markdown", "text"})
+    {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "ods", "html", "markdown", "text"})
 
 # What an unknown or missing extension maps to: parse_file sniffs the content first.
 SNIFF = "text?"
@@ -64,6 +64,7 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     "tsv": ("csv", "csv:parse"),
     "tab": ("csv", "csv:parse"),
     **{e: ("xlsx", "xlsx:parse") for e in ["xlsx", "xlsm", "xltx", "xltm"]},
+    **{e: ("ods", "ods:parse") for e in ["ods", "ots", "fods"]},
     "pdf": ("pdf", "pdf:parse"),
     "docx": ("docx", "docx:parse"),
     "docm": ("docx", "docx:parse"),
@@ -101,7 +102,7 @@ for _exts, _reason in (
      "database or binary data file"),
     ("xls xlt", "legacy Excel workbook (not supported; save as XLSX)"),
     ("xlsb", "binary Excel workbook (not supported; save as XLSX)"),
-    ("ods fods numbers", "spreadsheet format not supported yet (save as XLSX or CSV)"),
+    ("numbers", "Apple Numbers spreadsheet (not supported; export as XLSX or CSV)"),
     ("doc dot wps wpd pages", "legacy word-processor format (not supported; save as DOCX or PDF)"),
     ("ppt pps odp key", "presentation format not supported yet (save as PPTX or PDF)"),
     ("mobi azw azw3 kfx lit djvu djv xps oxps cbz cbr chm", "e-book or document format not supported yet"),
