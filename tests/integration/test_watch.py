@@ -285,6 +285,37 @@ def test_deleted_folder_keeps_rows_goes_offline_and_resumes(tmp_path, watched):
     assert [s.state for s in rec.statuses] == ["watching", "offline", "watching"]
 
 
+def test_a_file_that_keeps_changing_waits_out_its_cooldown(tmp_path, watched, monkeypatch):
+    """A costly file changed again right after it was indexed (a log a program keeps appending
+    to) is indexed again only when its cooldown is over, once, with everything appended
+    meanwhile; other files are not held back. It was indexed over and over (a 10 MB log kept a
+    core busy)."""
+    monkeypatch.setattr(watch_mod, "HOT_FILE_S", 0.0)  # every run counts as costly here...
+    monkeypatch.setattr(watch_mod, "HOT_DUTY", 1e6)
+    monkeypatch.setattr(watch_mod, "HOT_MAX_WAIT_S", 3.0)  # ...and holds its paths back 3 s
+    d = tmp_path / "logs"
+    log = write(d / "app.log", "server started\n")
+    lib, w, rec = watched(d, index_first=True, debounce_s=0.1, max_delay_s=0.3)
+    n = len(rec.calls)
+
+    def has(word: str, path: Path) -> bool:
+        return any(p == str(path) and word in text for p, _, text, _ in chunk_rows(lib))
+
+    with open(log, "a") as f:
+        f.write("request alpha served\n")
+    wait_until(lambda: has("alpha", log), what="the first append")
+    for word in ("bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"):
+        with open(log, "a") as f:
+            f.write(f"request {word} served\n")
+        time.sleep(0.1)
+    notes = write(d / "notes.txt", "a quokka in the notes")
+    wait_until(lambda: has("quokka", notes), what="another file, while the log cools down")
+    wait_until(lambda: has("india", log), what="the log after its cooldown")
+    log_runs = [c for c in rec.calls[n:] if c and str(log) in c]
+    assert len(log_runs) == 2, rec.calls[n:]  # the first append, then all the others at once
+    assert any(c and str(notes) in c and str(log) not in c for c in rec.calls[n:])
+
+
 def test_catch_up_on_start_and_single_file_roots(tmp_path, open_lib, watched):
     d = tmp_path / "docs"
     write(d / "stays.txt", "unchanged")
