@@ -57,7 +57,7 @@ HASH_ENV = "QUIRE_BENCH_HASH_EMBEDDER"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from _common import mb, pct, secs, table  # noqa: E402
+from _common import mb, pct, scifact_docs, secs, table  # noqa: E402
 
 # --- helpers -------------------------------------------------------------------------------------
 
@@ -377,6 +377,48 @@ def bench_idle(work: Path, embedder: str, n_files: int, idle_s: float) -> dict[s
     return res
 
 
+def bench_hotlog(work: Path, embedder: str, mb_size: float, seconds: float) -> dict[str, Any]:
+    """A log a program keeps appending to (4 lines a second) in a watched folder: the CPU the
+    watcher spends on it, and how stale its index of the log gets. Without a cooldown every
+    append re-parsed and re-wrote the whole file."""
+    folder = work / "hotlog"
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "server.log"
+    rnd = random.Random(5)
+    words = [d["title"].split()[0] for d in scifact_docs()[:2000]]
+    with open(log, "w", encoding="utf-8") as f:
+        i = 0
+        while f.tell() < mb_size * 1024 * 1024:
+            f.write(f"2026-11-27 12:00:{i % 60:02d} INFO request {i} served {rnd.choice(words)} in {i % 97} ms\n")
+            i += 1
+    home = work / "home-hotlog"
+    first = run_index(home, embedder, folder)
+    wp = WatchProcess(home, embedder)
+    wp.wait_reports(lambda r: len(r) >= 1)
+    time.sleep(2)
+    wp.drain()
+    runs0 = len(wp.reports)
+    c0, t0 = wp.cpu.sample(), time.perf_counter()
+    n = 0
+    while time.perf_counter() - t0 < seconds:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"2026-11-27 12:01:00 INFO late line {n}\n")
+        n += 1
+        time.sleep(0.25)
+    c1, t1 = wp.cpu.sample(), time.perf_counter()
+    wp.drain()
+    runs = len(wp.reports) - runs0
+    wp.stop()
+    res = {"mb": log.stat().st_size / 2**20, "appends": n, "seconds": t1 - t0, "cpu_s": c1 - c0,
+           "cpu_percent_of_one_core": 100 * (c1 - c0) / (t1 - t0), "runs": runs,
+           "first_index_s": first["report"]["seconds"]}
+    print(f"  hot log: {res['mb']:.1f} MB appended to {n} times in {res['seconds']:.0f} s: {res['cpu_s']:.1f} s CPU "
+          f"({res['cpu_percent_of_one_core']:.0f}% of one core), {runs} runs; indexing it once takes "
+          f"{secs(res['first_index_s'])}", flush=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    return res
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
@@ -385,11 +427,14 @@ def main() -> int:
     ap.add_argument("--burst", type=int, default=5000)
     ap.add_argument("--idle-files", type=int, default=10000)
     ap.add_argument("--idle-seconds", type=float, default=30.0)
-    ap.add_argument("--only", default="latency,burst,idle", help="comma-separated parts to run")
+    ap.add_argument("--hotlog-mb", type=float, default=10.0)
+    ap.add_argument("--hotlog-seconds", type=float, default=30.0)
+    ap.add_argument("--only", default="latency,burst,idle,hotlog", help="comma-separated parts to run")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
     a = ap.parse_args()
     if a.quick:
         a.edits, a.burst, a.idle_files, a.idle_seconds = 30, 1000, 2000, 10.0
+        a.hotlog_mb, a.hotlog_seconds = 3.0, 10.0
     work = Path(tempfile.mkdtemp(prefix="quire-bench-watch-"))
     parts = set(a.only.split(","))
     result: dict[str, Any] = {"embedder": a.embedder, "quick": a.quick, "cpus": os.cpu_count()}
@@ -401,6 +446,8 @@ def main() -> int:
             result["burst"] = bench_burst(work, a.embedder, a.burst)
         if "idle" in parts:
             result["idle"] = bench_idle(work, a.embedder, a.idle_files, a.idle_seconds)
+        if "hotlog" in parts:
+            result["hotlog"] = bench_hotlog(work, a.embedder, a.hotlog_mb, a.hotlog_seconds)
     finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -424,6 +471,11 @@ def main() -> int:
                      f"{i['cpu_s']:.3f} s CPU ({i['cpu_percent_of_one_core']:.2f}% of one core)",
                      f"{i['runs_while_idle']} runs, {i['threads']} threads, RSS {mb(i['rss'])}, "
                      f"{i['inotify_watches']} inotify watches"])
+    if "hotlog" in result:
+        h = result["hotlog"]
+        rows.append([f"hot log: {h['mb']:.1f} MB", f"appended {h['appends']} times in {h['seconds']:.0f} s",
+                     f"{h['cpu_s']:.1f} s CPU ({h['cpu_percent_of_one_core']:.0f}% of one core)",
+                     f"{h['runs']} runs; one indexing of it {secs(h['first_index_s'])}"])
     print("\n" + table(["measure", "setup", "result", "detail"], rows))
     OUT.mkdir(parents=True, exist_ok=True)
     out = OUT / f"watch-{a.embedder}-{time.strftime('%Y%m%d-%H%M%S')}.json"
