@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 
-# Thai, Lao, Myanmar, Khmer, Japanese kana, CJK ideographs (and their extensions and
-# compatibility forms), half-width katakana.
-# (Ranges for a [...] class.) Chinese and Japanese: models' tokenizers take each character
-# as a token of its own.
+# Ranges for a [...] class. Chinese and Japanese (kana, ideographs with their extensions and
+# compatibility forms, half-width katakana), whose characters models' tokenizers take one by one:
 CJK_CHARS = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003ffff"
+# ...and Thai, Lao, Myanmar and Khmer, written without spaces between words too.
 SPACELESS_CHARS = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff" + CJK_CHARS
 _SPACELESS = re.compile(f"[{SPACELESS_CHARS}]")
 _RUNS = re.compile(_SPACELESS.pattern + "+")

@@ -425,7 +425,7 @@ class Store:
         if tbl is None or not query.strip():
             return []
         if not self._fts_ready:
-            self._fts_ready = any(i.index_type == "FTS" for i in tbl.list_indices())
+            self._fts_ready, self._kw_ready = self._keyword_indexes(tbl)
             if not self._fts_ready:
                 return []
         if not self._kw_ready and spaceless(query):
