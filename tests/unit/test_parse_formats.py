@@ -508,7 +508,7 @@ _R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 def make_xlsx(path: Path, sheets: dict[str, str], shared: list[str], *, date1904: bool = False,
               hidden: str = "") -> None:
     """A workbook as Excel writes one: workbook, relationships, shared strings, styles (xf 1 is a
-    date, 2 a time, 3 a custom "dd/mm/yyyy hh:mm", 4 a scientific number) and sheets."""
+    date, 2 a time, 3 a custom "dd/mm/yyyy hh:mm", 4 a scientific number, 5 a percentage) and sheets."""
     rels = "".join(f'<Relationship Id="rId{i}" Type="{_R}/worksheet" Target="worksheets/sheet{i}.xml"/>'
                    for i in range(1, len(sheets) + 1))
     rels += (f'<Relationship Id="rIdS" Type="{_R}/sharedStrings" Target="sharedStrings.xml"/>'
@@ -530,7 +530,7 @@ def make_xlsx(path: Path, sheets: dict[str, str], shared: list[str], *, date1904
                    r'<numFmt numFmtId="164" formatCode="dd/mm/yyyy\ hh:mm"/>'
                    '<numFmt numFmtId="165" formatCode="0.00E+00"/></numFmts><cellXfs>'
                    '<xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="20"/><xf numFmtId="164"/>'
-                   '<xf numFmtId="165"/></cellXfs></styleSheet>')
+                   '<xf numFmtId="165"/><xf numFmtId="10"/></cellXfs></styleSheet>')
         for i, rows in enumerate(sheets.values(), 1):
             z.writestr(f"xl/worksheets/sheet{i}.xml", f'<worksheet xmlns="{_SS}"><sheetData>{rows}'
                        "</sheetData></worksheet>")
@@ -551,14 +551,16 @@ def test_xlsx_sheets_read_like_csv_with_values_as_excel_shows_them(tmp_path: Pat
         # a gap (no B), an inline string, a date with a time, scientific, a time of day
         '<row r="4"><c r="A4" t="inlineStr"><is><t>Power</t></is></c><c r="C4" s="4"><v>1.23E-4</v></c>'
         '<c r="D4" t="b"><v>0</v></c><c r="E4" s="3"><v>45366.5</v></c><c r="F4" s="2"><v>0.75</v></c></row>'
-        '<row r="5"><c r="A5" s="1"/></row>')  # a styled, empty cell: no row
+        '<row r="5"><c r="A5" s="1"/></row>'  # a styled, empty cell: no row
+        '<row r="6"><c r="A6" t="inlineStr"><is><t>Rate</t></is></c><c r="C6" s="5"><v>0.2534</v></c></row>')
     make_xlsx(tmp_path / "budget.xlsx", {"Budget 2024": budget, "Names": '<row r="1"><c r="A1" t="s"><v>5</v>'
               '</c></row><row r="2"><c r="A2" t="s"><v>6</v></c></row>'}, shared, hidden="Names")
     sections = parse_file(str(tmp_path / "budget.xlsx"))
     assert [s.heading for s in sections] == ["Budget 2024", "Names"]  # a hidden sheet is read too
     assert sections[0].text == (
         "Item: Rent March; Due: 2024-03-01; Amount: 1250.5; Paid: TRUE\n"
-        "Item: Power; Amount: 0.000123; Paid: FALSE; column 5: 2024-03-15 12:00; column 6: 18:00")
+        "Item: Power; Amount: 0.000123; Paid: FALSE; column 5: 2024-03-15 12:00; column 6: 18:00\n"
+        "Item: Rate; Amount: 25.34%")
     assert sections[1].text == "名前: 山田"
 
 

@@ -146,7 +146,7 @@ def _text_of(el: Any) -> str:
 
 
 def _date_formats(zf: zipfile.ZipFile, rels: dict[str, str], names: set[str]) -> list[str]:
-    """For each cell style (the s attribute's index): "date", "time", "datetime" or ""."""
+    """For each cell style (the s attribute's index): how its numbers are shown (``_date_kind``)."""
     part = rels.get("type:styles", "xl/styles.xml")
     if part not in names:
         return []
@@ -170,11 +170,16 @@ def _date_formats(zf: zipfile.ZipFile, rels: dict[str, str], names: set[str]) ->
 
 
 def _date_kind(fid: int, code: str | None) -> str:
+    """How a number in this format is shown: "date", "time", "datetime", "percent" or "" (as is)."""
     if code is None:
         if fid in _TIME_ONLY_IDS:
             return "time"
+        if fid in (9, 10):
+            return "percent"
         return "datetime" if fid == 22 else "date" if fid in _DATE_FORMAT_IDS else ""
     bare = _FMT_NOISE.sub("", code.split(";", 1)[0])
+    if "%" in bare:
+        return "percent"
     letters = {c.lower() for c in _DATE_LETTERS.findall(bare)}
     if not letters or bare.strip().lower() == "general":
         return ""
@@ -245,6 +250,8 @@ def _cell_value(c: Any, strings: list[str], formats: list[str], epoch: datetime)
         return v
     style = c.get("s")
     shown = formats[int(style)] if style and style.isdigit() and int(style) < len(formats) else ""
+    if shown == "percent":
+        return f"{x * 100:.12g}%"
     if shown:
         return _date_text(x, shown, epoch)
     return str(int(x)) if x.is_integer() and abs(x) < 1e15 else f"{x:.15g}"
