@@ -539,6 +539,9 @@ class Watcher:
         for p in paths:
             root = self._root_of(p)
             if root is not None:
+                # Asked for by name (the window's Retry, a drop): no cooldown holds it back.
+                self._cooldown.pop(p, None)
+                self._later.pop(p, None)
                 self._dirty.add(root, p, urgent=True)
                 continue
             try:

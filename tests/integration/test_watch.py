@@ -314,6 +314,12 @@ def test_a_file_that_keeps_changing_waits_out_its_cooldown(tmp_path, watched, mo
     log_runs = [c for c in rec.calls[n:] if c and str(log) in c]
     assert len(log_runs) == 2, rec.calls[n:]  # the first append, then all the others at once
     assert any(c and str(notes) in c and str(log) not in c for c in rec.calls[n:])
+    # Asked for by name (the window's Retry), it goes at once, whatever its cooldown.
+    w._cooldown[str(log)] = time.monotonic() + 600
+    with open(log, "a") as f:
+        f.write("request juliet served\n")
+    w.request([str(log)])
+    wait_until(lambda: has("juliet", log), what="the log, asked for by name")
 
 
 def test_catch_up_on_start_and_single_file_roots(tmp_path, open_lib, watched):
