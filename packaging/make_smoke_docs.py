@@ -1,10 +1,12 @@
-"""Write the smoke test's documents: the sample notes plus a PDF and a DOCX made here.
+"""Write the smoke test's documents: the sample notes plus a PDF, a DOCX, an XLSX and a
+Chinese note made here.
 
     python3 packaging/make_smoke_docs.py <folder>
 
-Standard library only (the smoke test runs where Quire's own Python may be absent). The PDF
-and DOCX prove the frozen parsers (PDFium, python-docx/lxml) load in the parse workers; each
-holds one sentence the smoke test searches for.
+Standard library only (the smoke test runs where Quire's own Python may be absent). The PDF,
+DOCX and XLSX prove the frozen parsers (PDFium, python-docx/lxml) load in the parse workers;
+the Chinese note proves LanceDB's ICU word splitting works in the frozen build. Each holds
+words the smoke test searches for.
 """
 
 from __future__ import annotations
@@ -67,6 +69,30 @@ def write_docx(path: Path, text: str) -> None:
         z.writestr("word/document.xml", doc)
 
 
+XLSX_ROWS = [("Day", "High tide", "Note"), ("Monday", "06:40", "The ferry skips Gull Island on spring tides.")]
+ZH_TEXT = "龙井茶的采摘在清明节之前最好。茶园的泥土需要每年春天翻一次。"
+
+
+def write_xlsx(path: Path, rows: list[tuple[str, ...]]) -> None:
+    """A one-sheet workbook of inline strings, as a spreadsheet program writes one."""
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    cells = "".join(
+        f'<row r="{i}">' + "".join(f'<c r="{chr(65 + j)}{i}" t="inlineStr"><is><t>{v}</t></is></c>'
+                                   for j, v in enumerate(row)) + "</row>"
+        for i, row in enumerate(rows, 1))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("_rels/.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                   f'relationships"><Relationship Id="rId1" Type="{rel}/officeDocument" '
+                   'Target="xl/workbook.xml"/></Relationships>')
+        z.writestr("xl/workbook.xml", f'<workbook xmlns="{ns}" xmlns:r="{rel}"><sheets>'
+                   '<sheet name="Tides" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/'
+                   f'package/2006/relationships"><Relationship Id="rId1" Type="{rel}/worksheet" '
+                   'Target="worksheets/sheet1.xml"/></Relationships>')
+        z.writestr("xl/worksheets/sheet1.xml", f'<worksheet xmlns="{ns}"><sheetData>{cells}</sheetData></worksheet>')
+
+
 def main(folder: str) -> None:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,6 +101,8 @@ def main(folder: str) -> None:
             shutil.copy2(f, out / f.name)
     write_pdf(out / "lighthouse.pdf", PDF_TEXT)
     write_docx(out / "workshop.docx", DOCX_TEXT)
+    write_xlsx(out / "harbour-tides.xlsx", XLSX_ROWS)
+    (out / "tea-garden-zh.txt").write_text(ZH_TEXT, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@
 #   2. quire --version                        the frozen program starts (no Python needed)
 #   3. quire index <docs>                     a first run offline with no settings (keyword search
 #                                             at least; the bundled model if there is one), then
-#                                             text, Markdown, PDF (PDFium) and DOCX through the parse
-#                                             workers with embeddings
-#   4. quire search ...                       each document is found by its own words
+#                                             text, Markdown, PDF (PDFium), DOCX and XLSX through the
+#                                             parse workers with embeddings, and a Chinese note
+#   4. quire search ...                       each document is found by its own words (the Chinese
+#                                             one by a word inside a sentence: ICU's word breaks)
 #   5. quire (no arguments) under Xvfb        time until the window is visible; screenshot; a
 #                                             question typed in the window is answered (passages,
 #                                             no Ollama here) and saved
@@ -152,8 +153,8 @@ fi
 export HF_HUB_OFFLINE=1
 t0=$(date +%s.%N)
 quire index "$DOCS" | tee "$SANDBOX/index.txt"
-record "quire index (4 small files, incl. model load): $(since "$t0") s"
-grep -q "4 added" "$SANDBOX/index.txt" || fail "expected 4 files added"
+record "quire index (6 small files, incl. model load): $(since "$t0") s"
+grep -q "6 added" "$SANDBOX/index.txt" || fail "expected 6 files added"
 grep -q " 0 failed" "$SANDBOX/index.txt" || fail "some files failed to index (quire status says why)"
 grep -q " 0 embedded" "$SANDBOX/index.txt" && fail "nothing was embedded"
 [ -d "$DATA" ] || fail "no data in $DATA"
@@ -169,6 +170,8 @@ check_search "fog horn hours lighthouse" lighthouse.pdf
 check_search "violin varnish coats" workshop.docx
 check_search "when should I throw away a mouldy starter" sourdough-guide.md
 check_search "rain barrels tool shed padlock" garden-meeting-notes.txt
+check_search "ferry Gull Island spring tides" harbour-tides.xlsx
+check_search "清明节" tea-garden-zh.txt
 quire status >/dev/null || fail "quire status"
 
 say "5. the window under Xvfb"
