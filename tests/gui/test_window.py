@@ -200,6 +200,12 @@ def test_settings_change_that_needs_a_rebuild_asks_first(qtbot: Any, make_window
         assert "less than chunking.chunk_size" in d.fields["chunking.chunk_overlap"].error.text()
         assert not d.buttons.button(d.buttons.StandardButton.Ok).isEnabled()
         d.fields["chunking.chunk_overlap"].set(20)
+        # So is an ignore pattern that cannot compile (it stopped every run with "unexpected error").
+        d.fields["index.ignore"].set(["*.log", "[z-a].txt"])
+        d.validate()
+        assert "'[z-a].txt' is not one" in d.fields["index.ignore"].error.text()
+        assert not d.buttons.button(d.buttons.StandardButton.Ok).isEnabled()
+        d.fields["index.ignore"].set([])
         d.fields["chunking.chunk_size"].set(size)
         assert d.validate() is not None and d.needs_rebuild()
         d._accept()
