@@ -98,6 +98,9 @@ class Searcher:
 
         if want == "keyword":
             hits = [_hit(r, float(r.get("_score", 0.0))) for r in bm25[:k]]
+            if not hits and self.store.keyword_terms(query) == []:
+                # Not "nothing matches": nothing was looked for ("what is it" is all stop words).
+                note = _join(note, f'"{query}" has only words too common to search by; add a more specific one')
         elif want == "vector":
             hits = [_hit(r, s) for r, s in vec[:k]]
         else:
@@ -161,3 +164,7 @@ def _hit(r: dict[str, Any], score: float) -> Hit:
     return Hit(path=r["path"], page=int(page) if page is not None else None, score=score, text=r["text"],
                heading=r.get("heading") or "", chunk_id=r["id"], folder=r.get("folder") or "",
                kind=r.get("kind") or "")
+
+
+def _join(a: str, b: str) -> str:
+    return f"{a}; {b}" if a and b else a or b

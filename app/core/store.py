@@ -441,6 +441,21 @@ class Store:
                 q = q.where(where, prefilter=True)
             return q.select(self._COLS + ["_score"]).limit(k).to_list()
 
+    def keyword_terms(self, query: str) -> list[str] | None:
+        """The words of ``query`` the keyword index searches by (stemmed; common words such as
+        "the" dropped), or None when there is no index to ask."""
+        tbl = self.chunks
+        if tbl is None or not self._fts_ready:
+            return None
+        try:
+            with _lance_errors(self.uri):
+                terms = [t.text for t in tbl.tokenize(query, column="text")]
+                if self._kw_ready and spaceless(query):
+                    terms += [t.text for t in tbl.tokenize(query, column="kw")]
+        except StoreError:
+            return None
+        return terms
+
     def vector_search(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """(text_hash, cosine similarity), best first."""
         vt = self.vectors()

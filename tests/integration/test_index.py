@@ -278,6 +278,17 @@ def test_backend_none_is_keyword_only_and_says_so(corpus, open_lib):
     assert res.hits[0].path.endswith("lease.txt")
 
 
+def test_a_keyword_search_of_only_common_words_says_so(corpus, open_lib):
+    # It said "No passages match", as if the library held nothing about it.
+    lib = open_lib(embedding__backend="none")
+    lib.index([str(corpus)])
+    res = lib.search("what is it", k=3)
+    assert res.hits == () and '"what is it" has only words too common to search by' in res.note
+    res = lib.search("zeppelin", k=3)  # a real word that is nowhere: no such note
+    assert res.hits == () and "too common" not in res.note
+    assert lib.search("the lease", k=1).hits[0].path.endswith("lease.txt")
+
+
 def test_filters_by_folder_and_type(corpus, tmp_path, open_lib, embedder):
     other = tmp_path / "other"
     write(other / "lease-copy.md", "# Lease\n\nThe lease requires sixty days written notice.")
