@@ -622,6 +622,19 @@ def test_ods_sheets_with_repeated_rows_and_columns(tmp_path: Path) -> None:
         parse_file(write(tmp_path, "cut.ods", (tmp_path / "book.ods").read_bytes()[:900]))
 
 
+@pytest.mark.parametrize("name, message", [("locked.odt", "password-protected ODT document"),
+                                           ("locked.ods", "password-protected ODS spreadsheet")])
+def test_encrypted_opendocument_files_say_so(tmp_path: Path, name: str, message: str) -> None:
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as z:  # as LibreOffice saves with a password: the parts encrypted
+        z.writestr("META-INF/manifest.xml", '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
+                   'opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="content.xml">'
+                   '<manifest:encryption-data/></manifest:file-entry></manifest:manifest>')
+        z.writestr("content.xml", os.urandom(64))
+    with pytest.raises(EncryptedFile, match=message):
+        parse_file(str(path))
+
+
 # --- EPUB ------------------------------------------------------------------------------
 
 def make_epub(path: Path, encrypted: bool = False) -> None:

@@ -12,7 +12,7 @@ import zipfile
 from collections.abc import Callable
 from typing import IO
 
-from app.core.errors import DamagedFile, FileTooLarge, UnsupportedFile
+from app.core.errors import DamagedFile, EncryptedFile, FileTooLarge, UnsupportedFile
 from app.core.parse import Section
 
 # Sections longer than this are split at paragraph (else line) boundaries, so that one
@@ -290,6 +290,17 @@ def open_zip(data_or_path: str | IO[bytes], label: str) -> zipfile.ZipFile:
             zf.close()
             raise FileTooLarge(f"{label} expands to more than {max(info.file_size, total) >> 20} MB")
     return zf
+
+
+def check_opendocument(zf: zipfile.ZipFile, label: str, what: str) -> None:
+    """What every OpenDocument package (ODT, ODS) must pass before its content.xml is read:
+    not encrypted, and content.xml there."""
+    names = set(zf.namelist())
+    manifest = "META-INF/manifest.xml"
+    if manifest in names and b"encryption-data" in read_member(zf, manifest, label):
+        raise EncryptedFile(f"password-protected {label} {what}")
+    if "content.xml" not in names:
+        raise DamagedFile(f"damaged {label}: content.xml is missing")
 
 
 def read_member(zf: zipfile.ZipFile, name: str, label: str) -> bytes:

@@ -13,9 +13,9 @@ import zipfile
 from collections.abc import Iterator
 from typing import IO, Any
 
-from app.core.errors import DamagedFile, EncryptedFile, ParseError
+from app.core.errors import DamagedFile, ParseError
 from app.core.parse import Section
-from app.core.parse._common import describe, open_zip, read_member
+from app.core.parse._common import check_opendocument, describe, open_zip
 from app.core.parse.csv import rows_to_sections
 
 TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
@@ -38,12 +38,7 @@ def parse(path: str) -> list[Section]:
                 return _read(f, "FODS")
         raise DamagedFile("damaged ODS: not a valid ZIP container")
     with open_zip(path, "ODS") as zf:
-        names = set(zf.namelist())
-        manifest = "META-INF/manifest.xml"
-        if manifest in names and b"encryption-data" in read_member(zf, manifest, "ODS"):
-            raise EncryptedFile("password-protected ODS spreadsheet")
-        if "content.xml" not in names:
-            raise DamagedFile("damaged ODS: content.xml is missing")
+        check_opendocument(zf, "ODS", "spreadsheet")
         try:
             with zf.open("content.xml") as content:
                 return _read(content, "ODS")

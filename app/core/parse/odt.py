@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.errors import DamagedFile, EncryptedFile
+from app.core.errors import DamagedFile
 from app.core.parse import Section
-from app.core.parse._common import SectionBuilder, describe, open_zip, read_member
+from app.core.parse._common import SectionBuilder, check_opendocument, describe, open_zip, read_member
 
 TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
@@ -35,12 +35,7 @@ def parse(path: str) -> list[Section]:
     from lxml import etree
 
     with open_zip(path, "ODT") as zf:
-        names = set(zf.namelist())
-        manifest = "META-INF/manifest.xml"
-        if manifest in names and b"encryption-data" in read_member(zf, manifest, "ODT"):
-            raise EncryptedFile("password-protected ODT document")
-        if "content.xml" not in names:
-            raise DamagedFile("damaged ODT: content.xml is missing")
+        check_opendocument(zf, "ODT", "document")
         content = read_member(zf, "content.xml", "ODT")
     try:
         root = etree.fromstring(content, etree.XMLParser(resolve_entities=False, no_network=True))
