@@ -277,6 +277,10 @@ def declared_charset(head: bytes) -> str | None:
 
 # --- ZIP containers --------------------------------------------------------------------
 
+# An OLE compound file: how Office saves a password-protected DOCX/PPTX/XLSX (and the old formats).
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
 def open_zip(data_or_path: str | IO[bytes], label: str) -> zipfile.ZipFile:
     """Open a ZIP container, refusing non-ZIPs and bombs with a user-facing error."""
     try:

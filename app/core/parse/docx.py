@@ -17,7 +17,7 @@ from typing import Any
 
 from app.core.errors import DamagedFile, EncryptedFile, ParseError
 from app.core.parse import Section
-from app.core.parse._common import SectionBuilder, describe, open_zip, read_member
+from app.core.parse._common import OLE_MAGIC, SectionBuilder, describe, open_zip, read_member
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _P, _TBL, _SDT, _SDT_CONTENT, _TR, _TC = W + "p", W + "tbl", W + "sdt", W + "sdtContent", W + "tr", W + "tc"
@@ -25,7 +25,6 @@ _T, _TAB, _BR, _CR, _NOBREAK_HYPHEN = W + "t", W + "tab", W + "br", W + "cr", W 
 _PPR, _PSTYLE, _OUTLINE, _VAL = W + "pPr", W + "pStyle", W + "outlineLvl", W + "val"
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _HEADING_NAME = re.compile(r"heading\s*([1-9])$", re.I)
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _STRICT_DOC = b"http://purl.oclc.org/ooxml/officeDocument/relationships/officeDocument"
 _STRICT_NS = (
     (b"http://purl.oclc.org/ooxml/wordprocessingml/main", b"http://schemas.openxmlformats.org/wordprocessingml/2006/main"),
@@ -43,7 +42,7 @@ def _xml_parser() -> Any:
 def parse(path: str) -> list[Section]:
     with open(path, "rb") as f:
         data = f.read()
-    if data.startswith(_OLE_MAGIC):
+    if data.startswith(OLE_MAGIC):
         # An OLE container with a .docx name: an encrypted (password) Office file.
         raise EncryptedFile("password-protected or legacy-format Word document")
     zf = open_zip(io.BytesIO(data), "DOCX")

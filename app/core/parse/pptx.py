@@ -12,16 +12,15 @@ from typing import Any
 
 from app.core.errors import DamagedFile, EncryptedFile
 from app.core.parse import Section
-from app.core.parse._common import clean_prose, describe, open_zip
+from app.core.parse._common import OLE_MAGIC, clean_prose, describe, open_zip
 
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_GROUP_DEPTH = 50
 
 
 def parse(path: str) -> list[Section]:
     with open(path, "rb") as f:
         data = f.read()
-    if data.startswith(_OLE_MAGIC):
+    if data.startswith(OLE_MAGIC):
         raise EncryptedFile("password-protected or legacy-format PowerPoint file")
     open_zip(io.BytesIO(data), "PPTX")
     from pptx import Presentation

@@ -5,8 +5,8 @@ the header and each later row reads "header: value; header: value", under the sh
 the heading. A cell is indexed as Excel last showed it: text (shared or inline), numbers,
 dates and times (by their number format), TRUE/FALSE, the cached result of a formula (not
 the formula). Hidden sheets are read too (their text is in the file). A sheet is streamed row
-by row, so a large one is never held whole. No third-party spreadsheet library: lxml is
-already here for the other office formats, and it is several times faster than openpyxl.
+by row, so a large one is never held whole. No spreadsheet library: lxml, already here for
+the other office formats, reads the parts directly.
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ from typing import Any
 
 from app.core.errors import DamagedFile, EncryptedFile, ParseError
 from app.core.parse import Section
-from app.core.parse._common import describe, open_zip, read_member
+from app.core.parse._common import OLE_MAGIC, describe, open_zip, read_member
 from app.core.parse.csv import rows_to_sections
 
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 # Built-in number formats that show dates or times (ECMA-376 18.8.30, and the East Asian ones).
 _DATE_FORMAT_IDS = frozenset({*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59)})
 _TIME_ONLY_IDS = frozenset({18, 19, 20, 21, 45, 46, 47})
@@ -38,7 +36,7 @@ _DATE_LETTERS = re.compile(r"[dmyhs]", re.I)
 def parse(path: str) -> list[Section]:
     with open(path, "rb") as f:
         head = f.read(8)
-    if head == _OLE_MAGIC:
+    if head == OLE_MAGIC:
         # An OLE container with an .xlsx name: a password-protected workbook (or an old .xls).
         raise EncryptedFile("password-protected or legacy-format Excel workbook")
     with open_zip(path, "XLSX") as zf:
