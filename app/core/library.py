@@ -22,13 +22,13 @@ from .chunking import ChunkSpec, check_chunking
 from .config import Paths, Settings
 from .embed import Embedder, EmbedderInfo, load_embedder
 from .errors import EmbeddingUnavailableError, IndexMismatchError, StoreError, UsageError
-from .indexer import EmbedWorker, Indexer, ProgressFn
+from .indexer import STORE_SCHEMA, EmbedWorker, Indexer, ProgressFn
 from .lock import WriterLock
 from .manifest import FAILED, SKIPPED, Manifest, Root
 from .paths import display, is_within
 from .scan import system_dir_of
 from .search import Searcher, search_kinds
-from .store import Store, disk_bytes
+from .store import SCHEMA_VERSION, Store, disk_bytes
 from .types import CancelToken, IndexReport, Progress, SearchResult
 
 log = logging.getLogger(__name__)
@@ -291,8 +291,18 @@ class Library:
         self._ensure_meta(info)
         return emb, self._spec(info)
 
+    def _check_layout(self) -> None:
+        """Refuse to write to an index a newer Quire made: its tables have columns this version
+        does not write, so every run would fail midway."""
+        layout = self.manifest.get_meta(STORE_SCHEMA)
+        if isinstance(layout, int) and layout > SCHEMA_VERSION:
+            raise StoreError(f"This index was made by a newer version of Quire (index layout {layout}; "
+                             f"this version writes layout {SCHEMA_VERSION}).",
+                             "Update Quire, or start the index over with this one: quire rebuild --all")
+
     def _indexer(self) -> Indexer:
         self._need_write()
+        self._check_layout()
         self.check_settings()
         if self.meta() is None:
             self._ensure_meta(None)
@@ -461,7 +471,7 @@ class Library:
         remove_store(str(self.paths.index_dir))
         with self.manifest.transaction() as conn:
             conn.execute("DELETE FROM files")
-            conn.execute("DELETE FROM meta WHERE key IN (?, 'vectors_complete')", (INDEX_META,))
+            conn.execute("DELETE FROM meta WHERE key IN (?, ?, 'vectors_complete')", (INDEX_META, STORE_SCHEMA))
 
     def rebuild(self, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> IndexReport:
         """Build the index anew for the current settings beside the old one, then swap.
@@ -469,6 +479,7 @@ class Library:
         An embedding change re-embeds the stored chunk texts without parsing a file again;
         a chunking change parses again (vectors of unchanged chunk texts are reused)."""
         self._need_write()
+        self._check_layout()
         plan = self.plan_rebuild()
         if plan is None:
             raise UsageError("The index already matches the settings; nothing to rebuild.")

@@ -692,6 +692,21 @@ def _found(lib, query: str) -> list[str]:
     return sorted(os.path.basename(h.path) for h in lib.search(query, k=5).hits)
 
 
+def test_an_index_a_newer_quire_made_is_refused_for_writing_with_how_to_go_on(corpus, open_lib):
+    from app.core.errors import StoreError
+
+    lib = open_lib(embedding__backend="none")
+    lib.index([str(corpus)])
+    lib.manifest.set_meta(indexer_mod.STORE_SCHEMA, store_mod.SCHEMA_VERSION + 1)
+    with pytest.raises(StoreError, match="made by a newer version of Quire") as exc:
+        lib.index()
+    assert "quire rebuild --all" in (exc.value.action or "")
+    assert lib.search("termination notice", k=1).hits  # reading it still works
+    lib.reset()  # what `quire rebuild --all` does first: this version starts the index over
+    assert lib.index().files_added == 3
+    assert lib.manifest.get_meta(indexer_mod.STORE_SCHEMA) == store_mod.SCHEMA_VERSION
+
+
 def test_a_word_inside_a_sentence_without_spaces_is_found_by_keyword(tmp_path, open_lib):
     # Keywords split at spaces and punctuation: a Chinese or Japanese sentence was one "word",
     # so a search for a word in it (書面, 通知) found nothing.
