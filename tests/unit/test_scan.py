@@ -80,3 +80,37 @@ def test_fast_ignore_matcher_agrees_with_pathspec():
         spec = pathspec.PathSpec.from_lines("gitignore", [*DEFAULT_IGNORE, *extra])
         fast = ignore_matcher(spec)
         assert [fast(p) for p in paths] == [spec.match_file(p) for p in paths], extra
+
+
+def test_the_walk_skips_exactly_what_pathspec_would(tmp_path):
+    """The walk judges an entry by its name alone when every rule allows it (``name_matcher``),
+    else by its relative path: either way the files it finds are those pathspec keeps, in
+    folders pathspec does not skip."""
+    import itertools
+
+    import pathspec
+
+    from app.core.config import DEFAULT_IGNORE
+    from app.core.scan import name_matcher
+
+    names = ["a.txt", "x.swp", "~$doc.docx", ".#lock", "b.tmp", "lib.so", "notes.md", "top.txt", "x.so.txt",
+             "general", "build.txt", "Thumbs.db"]
+    dirs = ["", "src/", ".git/", "node_modules/", "pkg/__pycache__/", "build/", "keep/", "docs/", "docs/gen/",
+            "src/a/tmp/", "y.swp/", "my.git/", "a/b/", "deep/er/and/deeper/"]
+    root = tmp_path / "root"
+    for d, n in itertools.product(dirs, names):
+        (root / d).mkdir(parents=True, exist_ok=True)
+        (root / d / n).write_text("x")
+    for extra, name_level in (([], True), (["build/", "*.log", "*.md"], True), (["*.md", "!keep/notes.md"], False),
+                              (["/top.txt", "docs/*.md", "**/gen/**", "src/**/tmp", "a/b/"], False)):
+        settings = IndexSettings(ignore=tuple(extra), hidden=True)
+        spec = pathspec.PathSpec.from_lines("gitignore", [*DEFAULT_IGNORE, *extra])
+        assert (name_matcher(spec) is not None) == name_level, extra
+        found = sorted(e.path for e in Scanner(settings).walk([str(root)]) if isinstance(e, ScanEntry))
+        expected = []
+        for dirpath, subdirs, files in os.walk(root):
+            rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            rel_dir = "" if rel_dir == "." else rel_dir + "/"
+            subdirs[:] = [s for s in subdirs if not spec.match_file(rel_dir + s + "/")]
+            expected += [os.path.join(dirpath, f) for f in files if not spec.match_file(rel_dir + f)]
+        assert found == sorted(expected), extra
