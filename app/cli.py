@@ -240,6 +240,10 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
             + (f" ({e['dim']} dims)" if e.get("dim") else "")
             + f" · chunks of {st['chunking']['chunk_size']} tokens, {st['chunking']['chunk_overlap']} overlap")
     ctx.say(f"Index size: {st['store_bytes'] / 1024 / 1024:,.1f} MB")
+    if files.get("pending"):
+        # Files a run reserved and has not finished: it was stopped, or one is under way now.
+        ctx.say(f"{files['pending']:,} files are waiting to be indexed (a run stopped early, or one is under way): "
+                "`quire index` finishes them.")
     if st["settings_mismatch"]:
         ctx.say(f"Settings changed since the index was built: {st['settings_mismatch']}. Run `quire rebuild`.")
     if st["failed"]:

@@ -288,3 +288,20 @@ def test_a_rebuild_with_a_setting_from_a_variable_says_it_is_for_this_run_only(t
     # As the note says: without the variable the rebuilt index is refused.
     p = run_cli(home, "search", "garlic", env=none)
     assert p.returncode != 0 and "chunks of 128 tokens" in p.stderr
+
+
+def test_status_says_what_a_stopped_run_left_waiting(tmp_path, docs):
+    # "Files: 647 indexed, 853 pending" said nothing of what to do about it.
+    from app.core.manifest import PENDING, Manifest
+
+    home = tmp_path / "home"
+    none = {"QUIRE_EMBEDDING_BACKEND": "none"}
+    run_cli(home, "index", str(docs), env=none, check=True)
+    m = Manifest(home / "manifest.sqlite3")  # as a stopped run leaves them: reserved, not indexed
+    with m.transaction() as conn:
+        conn.execute("UPDATE files SET status=?", (PENDING,))
+    m.close()
+    out = run_cli(home, "status", env=none, check=True).stdout
+    assert "2 files are waiting to be indexed" in out and "`quire index` finishes them" in out
+    run_cli(home, "index", env=none, check=True)
+    assert "waiting" not in run_cli(home, "status", env=none, check=True).stdout
