@@ -215,6 +215,8 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     for i, h in enumerate(res.hits, 1):
         where = h.path + (f", page {h.page}" if h.page is not None else "")
+        # The section it is in: a heading path, or a spreadsheet's sheet ("Budget 2024").
+        where += f" · {h.heading}" if h.heading else ""
         ctx.say(f"[{i}] {where}  (score {h.score:.3f})")
         snippet = " ".join(h.text.split())
         ctx.say("    " + (snippet[:300] + "…" if len(snippet) > 300 else snippet))

@@ -79,6 +79,9 @@ def test_human_output_and_env_override(tmp_path, docs):
     p = run_cli(home, "search", "garlic basil", env={"QUIRE_EMBEDDING_BACKEND": "none"})
     assert p.returncode == 0 and "recipes.txt" in p.stdout
     assert "keyword search only" in p.stderr
+    # A passage's section is named beside its file (a heading path, a spreadsheet's sheet).
+    p = run_cli(home, "search", "deposit rent", "-k", "1", env={"QUIRE_EMBEDDING_BACKEND": "none"})
+    assert p.stdout.startswith(f"[1] {docs / 'lease-2024.md'} · Lease > Deposit  (score ")
     p = run_cli(home, "search", "garlic", "--type", "docs", env={"QUIRE_EMBEDDING_BACKEND": "none"})
     assert p.returncode == 2 and "'docs' is not a kind of file" in p.stderr and "Use one of:" in p.stderr
 
