@@ -307,12 +307,17 @@ def check_opendocument(zf: zipfile.ZipFile, label: str, what: str) -> None:
         raise DamagedFile(f"damaged {label}: content.xml is missing")
 
 
+# What reading a damaged member of a ZIP container raises (zipfile's NotImplementedError is an
+# unsupported compression method, not unfinished code).
+ZIP_MEMBER_ERRORS = (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError)
+
+
 def read_member(zf: zipfile.ZipFile, name: str, label: str) -> bytes:
     try:
         return zf.read(name)
     except KeyError:
         raise DamagedFile(f"damaged {label}: part {name} is missing") from None
-    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
+    except ZIP_MEMBER_ERRORS as exc:
         raise DamagedFile(f"damaged or truncated {label}: {describe(exc)}") from None
 
 

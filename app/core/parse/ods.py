@@ -9,13 +9,12 @@ Streamed row by row.
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Iterator
 from typing import IO, Any
 
 from app.core.errors import DamagedFile, ParseError
 from app.core.parse import Section
-from app.core.parse._common import check_opendocument, describe, open_zip
+from app.core.parse._common import ZIP_MEMBER_ERRORS, check_opendocument, describe, open_zip
 from app.core.parse.csv import rows_to_sections
 
 TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
@@ -42,7 +41,7 @@ def parse(path: str) -> list[Section]:
         try:
             with zf.open("content.xml") as content:
                 return _read(content, "ODS")
-        except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
+        except ZIP_MEMBER_ERRORS as exc:
             raise DamagedFile(f"damaged or truncated ODS: {describe(exc)}") from None
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from app.core.errors import DamagedFile, EncryptedFile, ParseError
 from app.core.parse import Section
-from app.core.parse._common import OLE_MAGIC, describe, open_zip, read_member
+from app.core.parse._common import OLE_MAGIC, ZIP_MEMBER_ERRORS, describe, open_zip, read_member
 from app.core.parse.csv import rows_to_sections
 
 # Built-in number formats that show dates or times (ECMA-376 18.8.30, and the East Asian ones).
@@ -192,7 +192,7 @@ def _sheet_rows(zf: zipfile.ZipFile, part: str, strings: list[str], formats: lis
 
     try:
         stream = zf.open(part)
-    except (KeyError, zipfile.BadZipFile, NotImplementedError) as exc:
+    except (KeyError, *ZIP_MEMBER_ERRORS) as exc:
         raise DamagedFile(f"damaged XLSX: sheet {part} cannot be read ({describe(exc)})") from None
     with stream:
         # Only rows raise events ({*}: in any namespace); their cells are read from the row.
