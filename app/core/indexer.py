@@ -29,7 +29,7 @@ from .config import Settings
 from .embed import Embedder
 from .hashing import sha256_file
 from .manifest import EMPTY, FAILED, INDEXED, PENDING, SKIPPED, FileRecord, FileRow, FileStat, Manifest, Root
-from .parse import kind_of, skip_reason
+from .parse import READERS_VERSION, kind_of, read_differently, reread_since, skip_reason
 from .parsepool import GONE, ParseFailure, ParsePool, os_reason
 from .paths import display
 from .scan import ScanEntry, Scanner, ScanProblem
@@ -49,6 +49,7 @@ VECTOR_FLUSH = 2048  # vectors per commit to the vectors table
 COMPACT_AFTER_REMOVING = 500  # files removed in one run: reclaim their rows' space at once
 UPKEEP_DUE = "upkeep_due"  # manifest meta: a watcher's run wrote and left the full upkeep for later
 STORE_SCHEMA = "store_schema"  # manifest meta: the store's layout version, once a full upkeep has upgraded it
+READERS = "readers"  # manifest meta: parse.READERS_VERSION of the last full run (re-reads, see READER_CHANGES)
 _WAKE = ("", "")  # put in the embed queue to wake its thread; never embedded
 
 
@@ -320,6 +321,7 @@ class Indexer:
         run_id, interrupted = self.manifest.start_run()
         if interrupted:
             self._recover()
+        all_roots = roots is None
         roots = [r for r in (roots if roots is not None else self.manifest.roots()) if not r.paused]
         c = _Counts()
         self._embed_worker = None
@@ -332,7 +334,9 @@ class Indexer:
         try:
             if vectors_wanted and (interrupted or not self.manifest.get_meta("vectors_complete")):
                 self._start_embedding(cancel, emit, backlog=True)
-            note = self._reconcile(roots, c, emit, cancel, paths)
+            # Files a newer Quire reads differently are read again by a full run, once.
+            reread = self._reread() if paths is None else frozenset()
+            note = self._reconcile(roots, c, emit, cancel, paths, reread)
             embedder_worker = self._embed_worker if self._background is None else None
             if embedder_worker is not None:
                 emit(Progress("embed", chunks_written=c.chunks_written, chunks_embedded=embedder_worker.embedded,
@@ -344,6 +348,7 @@ class Indexer:
                 outcome = "cancelled"
             else:
                 full = paths is None  # the watcher's small runs leave the heavier upkeep to full runs
+                every_root = full and all_roots
                 wrote = bool(c.chunks_written or c.removed or c.moved or c.changed or c.added or c.failed or interrupted
                              or (embedder_worker is not None and embedder_worker.embedded))
                 # A run that changed nothing leaves the store alone (it need not even be opened),
@@ -361,6 +366,8 @@ class Indexer:
                     self.manifest.set_meta(UPKEEP_DUE, not full)
                     if full:
                         self.manifest.set_meta(STORE_SCHEMA, SCHEMA_VERSION)
+                if reread and every_root:
+                    self.manifest.set_meta(READERS, READERS_VERSION)
         finally:
             embedder_worker = self._embed_worker
             if self._background is not None:
@@ -390,8 +397,18 @@ class Indexer:
 
     # --- reconcile -----------------------------------------------------------------------
 
+    def _reread(self) -> frozenset[str]:
+        """Extensions whose files this version reads differently from the one that indexed them."""
+        done = self.manifest.get_meta(READERS)
+        if done is None:  # a new index, or one from before the mark existed
+            if not self.manifest.has_files():
+                self.manifest.set_meta(READERS, READERS_VERSION)
+                return frozenset()
+            done = 1
+        return reread_since(done)
+
     def _reconcile(self, roots: Sequence[Root], c: _Counts, emit: ProgressFn, cancel: CancelToken,
-                   only: Iterable[str] | None) -> str:
+                   only: Iterable[str] | None, reread: frozenset[str] = frozenset()) -> str:
         notes: list[str] = []
         disk: dict[str, tuple[ScanEntry, int]] = {}
         problems: list[tuple[ScanProblem, int]] = []
@@ -438,11 +455,14 @@ class Indexer:
 
             # What differs from the manifest, by size and mtime alone: no file is read here.
             changed: list[tuple[ScanEntry, int, FileStat | None]] = []
+            again: set[str] = set()  # unchanged files to read again (see _reread)
             for path, (e, root_id) in disk.items():
                 st = known.pop(path, None)
                 if st is not None and st.status != PENDING and st.size == e.size and st.mtime_ns == e.mtime_ns:
-                    c.unchanged += 1
-                    continue
+                    if not (reread and read_differently(os.path.basename(path), reread)):
+                        c.unchanged += 1
+                        continue
+                    again.add(path)
                 changed.append((e, root_id, st))
         problem_rows = [(p, root_id, known.pop(p.path, None)) for p, root_id in problems]
         # Whole manifest rows only for what differs (and what is gone).
@@ -506,7 +526,8 @@ class Indexer:
         moves: list[tuple[FileRow, ScanEntry, int]] = []
         jobs: list[tuple[ScanEntry, int, FileRow | None, str]] = hash_later  # the parse workers hash these
         for e, root_id, row, sha in hashed:
-            if row is not None and row.sha256 == sha and row.status in (INDEXED, EMPTY, FAILED, SKIPPED):
+            if row is not None and row.sha256 == sha and row.status in (INDEXED, EMPTY, FAILED, SKIPPED) \
+                    and e.path not in again:
                 touches.append((row.id, e.size, e.mtime_ns))
                 c.unchanged += 1
             elif row is None and (gone := _read_alike(by_sha.get(sha), e)) is not None:

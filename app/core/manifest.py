@@ -316,6 +316,9 @@ class Manifest:
     def file_ids(self) -> set[int]:
         return {r[0] for r in self._query("SELECT id FROM files")}
 
+    def has_files(self) -> bool:
+        return bool(self._query("SELECT 1 FROM files LIMIT 1"))
+
     def counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self._query("SELECT status, COUNT(*) FROM files GROUP BY status")}
 

@@ -755,3 +755,46 @@ def test_an_index_made_before_the_spaceless_keyword_column_is_upgraded_in_place(
     assert _found(lib, "敷金") == ["ja2.txt"] and _found(lib, "房东") == ["zh.txt"]
     assert len(chunk_rows(lib)) == len(before) + 1
     assert lib.manifest.get_meta(indexer_mod.STORE_SCHEMA) == store_mod.SCHEMA_VERSION
+
+
+def test_files_a_newer_quire_reads_differently_are_read_again_once(tmp_path, open_lib):
+    # An index made when .eml was read as plain text (base64 and all) and spreadsheets were
+    # skipped kept those results after an update until each file changed: the update's
+    # better reading never reached them. A full run now reads them again, once.
+    from email.message import EmailMessage
+
+    d = tmp_path / "docs"
+    msg = EmailMessage()
+    msg["Subject"] = "Deposit"
+    msg.set_content("The deposit is two months of rent.", cte="base64")
+    d.mkdir()
+    (d / "deposit.eml").write_bytes(bytes(msg))
+    write(d / "lease.txt", "The lease requires sixty days written notice.")
+    write(d / "LICENSE", "Permission is granted to read this licence.")  # sniffed: no telling extension
+    none = {"embedding__backend": "none"}
+    lib = open_lib(**none)
+    first = lib.index([str(d)])
+    assert first.files_added == 3
+    assert lib.manifest.get_meta(indexer_mod.READERS) == indexer_mod.READERS_VERSION  # a new index: nothing to redo
+    assert lib.index().files_unchanged == 3
+    clean = chunk_rows(lib)
+
+    # What the version before e-mail support left: the message's rows as raw text, mark 2.
+    eml = str(d / "deposit.eml")
+    lib.store().chunks.update(where=f"path = '{eml}'", values={"text": "U3ViamVjdDogRGVwb3NpdA=="})
+    lib.manifest.set_meta(indexer_mod.READERS, 2)
+    assert not lib.search("deposit rent", k=3).hits
+    r = lib.index()
+    assert (r.files_changed, r.files_unchanged) == (2, 1)  # the .eml and LICENSE; not lease.txt
+    assert chunk_rows(lib) == clean
+    assert [os.path.basename(h.path) for h in lib.search("deposit rent", k=3).hits] == ["deposit.eml"]
+    assert lib.manifest.file(eml).kind == "email"
+    assert lib.index().files_unchanged == 3  # once only
+
+    # An index from before the mark existed (no mark, files indexed): everything since 1.
+    lib.manifest.set_meta(indexer_mod.READERS, None)
+    assert lib.index().files_changed == 2
+    # A run limited to some paths (the watcher's) neither re-reads nor sets the mark.
+    lib.manifest.set_meta(indexer_mod.READERS, 2)
+    assert lib.index(changed=[str(d / "lease.txt")]).files_changed == 0
+    assert lib.manifest.get_meta(indexer_mod.READERS) == 2

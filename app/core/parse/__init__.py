@@ -27,7 +27,7 @@ class Section:
 
 
 SUPPORTED_KINDS: frozenset[str] = frozenset(
-    {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "ods", "html", "markdown", "text"})
+    {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "ods", "html", "markdown", "text", "email"})
 
 # What an unknown or missing extension maps to: parse_file sniffs the content first.
 SNIFF = "text?"
@@ -47,7 +47,7 @@ _PLAIN_TEXT = (
     "textile wiki mediawiki creole pod man nfo diz 1st me json jsonc json5 jsonl ndjson geojson yaml "
     "yml toml ini cfg conf config properties prop env editorconfig xml xsd xsl xslt dtd rng rnc wsdl "
     "xaml xul rss atom opml kml gpx plist srt vtt sbv ass ssa lrc diff patch csproj vbproj fsproj "
-    "vcxproj sln props targets pom resx manifest mf in am ac m4 po pot ics vcf eml mbox todo "
+    "vcxproj sln props targets pom resx manifest mf in am ac m4 po pot ics vcf todo "
     "changelog license authors readme gitignore gitattributes dockerignore npmignore htaccess lock "
     "sum mod"
 )
@@ -79,7 +79,33 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     "ott": ("odt", "odt:parse"),
     "epub": ("epub", "epub:parse"),
     "rtf": ("rtf", "rtf:parse"),
+    "eml": ("email", "mail:parse"),
+    "emlx": ("email", "mail:parse_emlx"),
+    "mbox": ("email", "mail:parse_mbox"),
+    "mbx": ("email", "mail:parse_mbox"),
 }
+
+# When Quire starts reading a format differently, its extensions go under a new number: a
+# full run over an index made before re-reads those files once, changed or not, instead of
+# keeping what the older version made of them. SNIFF stands for files whose extension tells
+# nothing (the content decides what they are).
+READER_CHANGES: dict[int, frozenset[str]] = {
+    2: frozenset(["xlsx", "xlsm", "xltx", "xltm", "ods", "ots", "fods"]),  # spreadsheets: were skipped
+    3: frozenset(["eml", "emlx", "mbox", "mbx", SNIFF]),  # e-mail: was read as plain text
+}
+READERS_VERSION = max(READER_CHANGES)
+
+
+def reread_since(version: int) -> frozenset[str]:
+    """Extensions (and SNIFF) that this version reads differently from ``version``."""
+    return frozenset().union(*(exts for v, exts in READER_CHANGES.items() if v > version))
+
+
+def read_differently(name: str, exts: frozenset[str]) -> bool:
+    """Whether a file named ``name`` is among ``exts`` (from ``reread_since``)."""
+    ext = _name_extension(name)
+    return (ext in exts) or (SNIFF in exts and kind_of_name(name) == SNIFF)
+
 
 # Known non-text extensions -> the reason shown when such a file is skipped.
 _BINARY_REASONS: dict[str, str] = {}
@@ -97,7 +123,7 @@ for _exts, _reason in (
     ("exe dll so dylib o obj a lib ko sys bin elf com msi msix pdb class pyc pyo pyd wasm node dex efi",
      "program or library (binary)"),
     ("ttf otf ttc woff woff2 eot fon fnt pfb pfm", "font file (no text to index)"),
-    ("sqlite sqlite3 db db3 mdb accdb dbf lance parquet arrow feather orc avro npy npz pkl pickle joblib "
+    ("sqlite sqlite3 db db3 mdb accdb dbf msf lance parquet arrow feather orc avro npy npz pkl pickle joblib "
      "h5 hdf5 nc mat sav dta rds rdata onnx pt pth ckpt safetensors gguf ggml tflite pb mlmodel",
      "database or binary data file"),
     ("xls xlt", "legacy Excel workbook (not supported; save as XLSX)"),
@@ -109,6 +135,7 @@ for _exts, _reason in (
     ("blend fbx stl 3ds dae glb usdz max ma mb skp dwg dxf step stp iges igs",
      "3D or CAD file (not indexed)"),
     ("swf fla sketch fig xd indd idml", "design file (not indexed)"),
+    ("pst ost", "Outlook mailbox (not supported; export the mail as .eml or .mbox)"),
 ):
     for _e in _exts.split():
         _BINARY_REASONS[_e] = _reason
@@ -146,12 +173,16 @@ def kind_of_name(name: str) -> str | None:
 
 def sniffed_kind(path: str) -> str:
     """The kind of a file ``kind_of`` could not tell (``SNIFF``) once it parsed: "pdf" for a
-    PDF without its extension, else "text". Searches filter on it, so it must be a real kind."""
+    PDF without its extension, "email" for a mailbox (Thunderbird's folders), else "text".
+    Searches filter on it, so it must be a real kind."""
+    from app.core.parse.text import looks_like_mbox
+
     try:
         with open(path, "rb") as f:
-            return "pdf" if f.read(5) == b"%PDF-" else "text"
+            head = f.read(1024)
     except OSError:
         return "text"
+    return "pdf" if head.startswith(b"%PDF-") else "email" if looks_like_mbox(head) else "text"
 
 
 def skip_reason(path: str) -> str:

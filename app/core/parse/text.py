@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from app.core.errors import UnsupportedFile
 from app.core.parse import Section
-from app.core.parse._common import bom_encoding, clean_code, decode_bytes, utf16_without_bom
+from app.core.parse._common import OLE_MAGIC, bom_encoding, clean_code, decode_bytes, utf16_without_bom
 
 SNIFF_BYTES = 8192
 
@@ -33,8 +35,19 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"fLaC", "audio (no text to index)"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "legacy Office document (not supported; save as DOCX or PDF)"),
 )
+# An mbox separator: "From " at the start of a line, then an address or "MAILER-DAEMON".
+MBOX_FROM_LINE = re.compile(rb"From \S+")
 # Control bytes that never appear in text (tab, LF, CR, FF, ESC and backspace do).
 _CONTROL = bytes(b for b in range(32) if b not in (8, 9, 10, 12, 13, 27))
+
+
+def looks_like_mbox(head: bytes) -> bool:
+    """True for the first bytes of an mbox file (Thunderbird keeps its folders in files
+    without an extension): a "From " line, then header lines."""
+    if not MBOX_FROM_LINE.match(head):
+        return False
+    lines = head.split(b"\n", 3)[1:3]
+    return bool(lines) and all(b":" in ln.split(b" ", 1)[0] or ln[:1] in (b" ", b"\t") for ln in lines)
 
 
 def binary_reason(head: bytes) -> str | None:
@@ -81,8 +94,14 @@ def parse_unknown(path: str) -> list[Section]:
             from app.core.parse import pdf
 
             return pdf.parse_bytes(head + f.read())
+        if looks_like_mbox(head):
+            from app.core.parse import mail
+
+            return mail.parse_mbox(path)
         reason = binary_reason(head)
         if reason:
+            if head.startswith(OLE_MAGIC) and path.lower().endswith(".msg"):
+                reason = "Outlook message (not supported; save it as .eml)"
             raise UnsupportedFile(reason)
         data = head + f.read()
     return _sections(decode_text_file(data, strict_binary=True))

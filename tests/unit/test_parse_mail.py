@@ -1,0 +1,128 @@
+"""E-mail files: .eml, .emlx and mbox (with and without an extension), built here with the
+standard library the way mail clients write them: quoted-printable and base64 bodies,
+encoded subjects, HTML-only messages, attachments and forwarded messages."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from pathlib import Path
+
+from app.core.parse import kind_of, parse_file, sniffed_kind
+from tests.unit.test_parse_formats import make_pdf
+
+
+def message(subject: str, body: str, *, html: str | None = None, sender: str = "Ana Díaz <ana@example.org>",
+            attachments: tuple[tuple[str, str, bytes], ...] = ()) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "team@example.org"
+    msg["Date"] = "Tue, 03 Mar 2026 09:15:00 +0100"
+    msg["Subject"] = subject
+    msg.set_content(body, cte="quoted-printable")
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    for name, ctype, data in attachments:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg
+
+
+def test_eml_headers_body_and_encodings_are_decoded(tmp_path: Path) -> None:
+    msg = message("Délai de préavis – résiliation", "Le préavis est de trois mois.\nCordialement, Ana’s team")
+    path = tmp_path / "notice.eml"
+    path.write_bytes(bytes(msg))
+    raw = path.read_bytes()
+    assert b"=?utf-8?" in raw and b"=C3=A9" in raw  # what a plain-text reading would index
+    assert kind_of(str(path)) == "email"
+    [section] = parse_file(str(path))
+    assert section.heading == "Délai de préavis – résiliation"
+    assert "From: Ana Díaz <ana@example.org>" in section.text
+    assert "Subject: Délai de préavis – résiliation" in section.text
+    assert "Le préavis est de trois mois." in section.text and "Ana’s team" in section.text
+    assert "=C3" not in section.text and "=?utf-8?" not in section.text
+
+
+def test_html_only_message_gives_its_visible_text(tmp_path: Path) -> None:
+    msg = EmailMessage()
+    msg["Subject"] = "Newsletter"
+    msg.set_content("<html><head><style>p{color:red}</style></head><body><p>Spring <b>sale</b> on tents"
+                    "</p><script>track()</script></body></html>", subtype="html", cte="base64")
+    path = tmp_path / "news.eml"
+    path.write_bytes(bytes(msg))
+    [section] = parse_file(str(path))
+    assert "Spring sale on tents" in section.text
+    assert "track()" not in section.text and "color:red" not in section.text
+
+
+def test_plain_part_is_preferred_and_readable_attachments_are_parsed(tmp_path: Path) -> None:
+    pdf = make_pdf(["Lease schedule page one", "Deposit is two months of rent"])
+    blob = bytes(range(256)) * 400  # 100 KB of binary: base64 in the file, nothing in the index
+    msg = message("Lease documents", "See the attached lease.", html="<p>See the <i>attached</i> lease.</p>",
+                  attachments=(("lease.pdf", "application/pdf", pdf),
+                               ("notes.txt", "text/plain", b"Parking space 14 is included"),
+                               ("photo.jpg", "image/jpeg", blob)))
+    path = tmp_path / "lease.eml"
+    path.write_bytes(bytes(msg))
+    sections = parse_file(str(path))
+    body = sections[0]
+    assert body.heading == "Lease documents"
+    assert "See the attached lease." in body.text
+    assert body.text.count("attached lease") == 1  # the HTML alternative is not added again
+    assert "Attachments: photo.jpg" in body.text
+    by_heading = {(s.heading, s.page): s.text for s in sections[1:]}
+    assert "Deposit is two months of rent" in by_heading[("Lease documents > lease.pdf", 2)]
+    assert "Parking space 14" in by_heading[("Lease documents > notes.txt", None)]
+    everything = "".join(s.text for s in sections)
+    assert len(everything) < 2_000  # no base64 of the photo
+
+
+def test_forwarded_message_and_a_broken_attachment(tmp_path: Path) -> None:
+    inner = message("Original quote", "The quote is 4,200 EUR including installation.")
+    msg = message("Fwd: Original quote", "Forwarding the quote below.",
+                  attachments=(("broken.pdf", "application/pdf", b"%PDF-1.4 truncated"),))
+    msg.add_attachment(inner)
+    path = tmp_path / "fwd.eml"
+    path.write_bytes(bytes(msg))
+    sections = parse_file(str(path))
+    assert sections[0].heading == "Fwd: Original quote"
+    assert "Attachments: broken.pdf (" in sections[0].text  # named, with why it was not read
+    assert any(s.heading == "Fwd: Original quote > Original quote" and "4,200 EUR" in s.text
+               for s in sections)
+
+
+def test_mbox_with_and_without_extension(tmp_path: Path) -> None:
+    msgs = [message(f"Report {i}", f"Body of report {i}.\nFrom here on the numbers are final.\n")
+            for i in range(3)]
+    data = b"".join(b"From MAILER-DAEMON Tue Mar  3 09:15:00 2026\n"
+                    + bytes(m).replace(b"\nFrom here", b"\n>From here") + b"\n" for m in msgs)
+    for name in ("archive.mbox", "Inbox"):  # Thunderbird's folders have no extension
+        path = tmp_path / name
+        path.write_bytes(data)
+        sections = parse_file(str(path))
+        assert [s.heading for s in sections] == ["Report 0", "Report 1", "Report 2"]
+        assert "Body of report 1.\nFrom here on the numbers are final." in sections[1].text
+    assert kind_of(str(tmp_path / "Inbox")) == "text?" and sniffed_kind(str(tmp_path / "Inbox")) == "email"
+    # A text file that merely starts with "From " is still text.
+    prose = tmp_path / "letter"
+    prose.write_text("From the desk of the mayor: the bridge opens Monday.\n")
+    assert sniffed_kind(str(prose)) == "text"
+    assert "bridge opens Monday" in parse_file(str(prose))[0].text
+
+
+def test_emlx_and_a_damaged_header(tmp_path: Path) -> None:
+    raw = bytes(message("Apple Mail note", "Stored by Apple Mail."))
+    path = tmp_path / "12345.emlx"
+    path.write_bytes(f"{len(raw)}\n".encode() + raw + b'<?xml version="1.0"?>\n<plist><dict/></plist>\n')
+    [section] = parse_file(str(path))
+    assert "Stored by Apple Mail." in section.text and "plist" not in section.text
+    bad = tmp_path / "bad.eml"
+    bad.write_bytes(b"From: Jane Doe <<jane@@example.org>\nTo: ;;;\nSubject: =?bogus-charset?q?hi?=\n"
+                    b"Content-Type: text/plain; charset=no-such-charset\n\nStill the body.\n")
+    [section] = parse_file(str(bad))
+    assert "Still the body." in section.text and section.heading == "hi"
+    # The standard parser mends that address to '"Jane Doe"'; the raw text is kept for search.
+    assert "jane@@example.org" in section.text
+    # Raw 8-bit subjects (no encoded words), as some clients send them: UTF-8 and Latin-1.
+    for raw in (b"Subject: Caf\xc3\xa9 menu\n\nx", b"Subject: Caf\xe9 menu\n\nx"):
+        bad.write_bytes(raw)
+        assert parse_file(str(bad))[0].heading == "Café menu"
