@@ -464,6 +464,10 @@ class Indexer:
                         continue
                     again.add(path)
                 changed.append((e, root_id, st))
+            if again:
+                n = len(again)
+                notes.append(f"{n} file{'s' if n != 1 else ''} read again: this version of Quire reads "
+                             f"{'their format' if n != 1 else 'its format'} better")
         problem_rows = [(p, root_id, known.pop(p.path, None)) for p, root_id in problems]
         # Whole manifest rows only for what differs (and what is gone).
         rows = self.manifest.files_by_id([st.id for _, _, st in changed if st is not None]

@@ -786,6 +786,7 @@ def test_files_a_newer_quire_reads_differently_are_read_again_once(tmp_path, ope
     assert not lib.search("deposit rent", k=3).hits
     r = lib.index()
     assert (r.files_changed, r.files_unchanged) == (2, 1)  # the .eml and LICENSE; not lease.txt
+    assert "2 files read again: this version of Quire reads their format better" in r.note
     assert chunk_rows(lib) == clean
     assert [os.path.basename(h.path) for h in lib.search("deposit rent", k=3).hits] == ["deposit.eml"]
     assert lib.manifest.file(eml).kind == "email"
