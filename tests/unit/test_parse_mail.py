@@ -126,3 +126,21 @@ def test_emlx_and_a_damaged_header(tmp_path: Path) -> None:
     for raw in (b"Subject: Caf\xc3\xa9 menu\n\nx", b"Subject: Caf\xe9 menu\n\nx"):
         bad.write_bytes(raw)
         assert parse_file(str(bad))[0].heading == "Café menu"
+
+
+def test_signatures_and_inline_logos_are_not_listed_as_attachments(tmp_path: Path) -> None:
+    msg = message("Invoice 1182", "Invoice attached.", html='<p>Invoice attached.</p><img src="cid:logo">')
+    html = msg.get_payload()[1]  # multipart/alternative: plain, html
+    html.add_related(b"\x89PNG\r\n\x1a\n" + bytes(64), maintype="image", subtype="png", cid="<logo>",
+                     filename="image001.png")
+    msg.add_attachment(b"-----BEGIN PGP SIGNATURE-----\nwsBcBAEBCAAQ\n-----END PGP SIGNATURE-----\n",
+                       maintype="application", subtype="pgp-signature", filename="signature.asc")
+    msg.add_attachment(b"BEGIN:VCALENDAR\nSUMMARY:Payment due\nEND:VCALENDAR\n", maintype="text",
+                       subtype="calendar", filename="due.ics")
+    path = tmp_path / "invoice.eml"
+    path.write_bytes(bytes(msg))
+    sections = parse_file(str(path))
+    everything = "\n".join(s.text for s in sections)
+    assert "image001.png" not in everything and "PGP SIGNATURE" not in everything
+    assert "signature.asc" not in everything
+    assert any(s.heading == "Invoice 1182 > due.ics" and "Payment due" in s.text for s in sections)

@@ -125,17 +125,26 @@ def _decode_words(raw: str) -> str:
     return "".join(out)
 
 
+# Parts that are not content: signatures (signature.asc, smime.p7s) and Outlook's TNEF wrapper.
+_NOT_CONTENT = frozenset({"application/pgp-signature", "application/pkcs7-signature",
+                          "application/x-pkcs7-signature", "application/pgp-keys", "application/ms-tnef"})
+
+
 def _is_attachment(part: Message) -> bool:
     if part.get_content_disposition() == "attachment":
         return True
-    # An inline part with a file name that is not text (a PDF "inline", an image) is a file too.
-    return part.get_content_maintype() not in ("text", "multipart") and bool(part.get_filename())
+    # An inline part with a file name that is not text (a PDF "inline") is a file too; not an
+    # image the HTML shows by its Content-ID (a signature's logo, image001.png).
+    return (part.get_content_maintype() not in ("text", "multipart") and bool(part.get_filename())
+            and not (part.get_content_maintype() == "image" and part.get("Content-ID")))
 
 
 def _walk(part: Message, body: list[Message], files: list[Message]) -> None:
     """Sort a MIME tree into the body's text parts and the attached files; an attached
     message (message/rfc822) is a file, not descended into here."""
     ctype = part.get_content_type()
+    if ctype in _NOT_CONTENT:
+        return
     if ctype == "message/rfc822" or _is_attachment(part):
         files.append(part)
     elif part.is_multipart():
