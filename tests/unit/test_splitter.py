@@ -71,3 +71,18 @@ def test_a_heading_budget_smaller_than_the_size_is_respected():
 def test_bad_sizes_are_refused(size, overlap):
     with pytest.raises(ValueError):
         TextSplitter(words, size, overlap)
+
+
+def test_sentence_pattern_splits_exactly_like_the_plain_alternation() -> None:
+    # The pattern is written for speed (one leading character class); it must cut where the
+    # readable form does, on text made of every character either branch looks at.
+    import random
+
+    from app.core.splitter import _LEVELS
+
+    plain = re.compile(r"([.!?\u2026][\"'\u201d\u2019)\]]*\s+|[\u3002\uff01\uff1f]\s*)")
+    rng = random.Random(7)
+    alphabet = list("ab .!?\u2026\"'\u201d\u2019)]\n\t\u3002\uff01\uff1f\u3001x")
+    for _ in range(20_000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert _LEVELS[1].split(s) == plain.split(s), repr(s)
