@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import shutil
+import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -58,7 +60,26 @@ def _limit_memory(mb: int) -> None:
 DEFAULT_PARSER = "app.core.parse:parse_file"
 
 
+def scratch_dir(pid: int) -> str:
+    """A worker's folder for temporary files (a decompressed document, a mail attachment): the
+    pool removes it when it kills the worker, so a parser stopped mid-file leaves nothing."""
+    return os.path.join(tempfile.gettempdir(), f"quire-parse-{pid}")
+
+
 def _worker_main(conn: Connection, spec: ChunkSpec, memory_mb: int, parser: str, background: bool) -> None:
+    scratch = scratch_dir(os.getpid())
+    try:
+        os.makedirs(scratch, exist_ok=True)
+        tempfile.tempdir = scratch  # every tempfile call in this process goes there
+    except OSError:
+        pass  # the system's temporary folder will do
+    try:
+        _serve(conn, spec, memory_mb, parser, background)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _serve(conn: Connection, spec: ChunkSpec, memory_mb: int, parser: str, background: bool) -> None:
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _limit_memory(memory_mb)
     if background:
@@ -148,6 +169,8 @@ class _Worker:
         except (OSError, ValueError):
             pass
         self.conn.close()
+        if self.proc.pid is not None:
+            shutil.rmtree(scratch_dir(self.proc.pid), ignore_errors=True)
 
     def stop(self) -> None:
         """Let an idle worker go: it reads the stop (or the pipe's end) and exits. Not joined,

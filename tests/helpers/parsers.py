@@ -16,6 +16,22 @@ def hang_on_marker(path: str) -> list[Section]:
     return parse_file(path)
 
 
+def hang_holding_a_temp_file(path: str) -> list[Section]:
+    """Like hang_on_marker, after making a temporary file (as the mail and compressed-file
+    readers do) and writing its path to "<file>.where" for the test to look at."""
+    if "hang" in os.path.basename(path):
+        import tempfile
+
+        fd, temp = tempfile.mkstemp(suffix=".pdf")
+        os.write(fd, b"%PDF-1.4 half written")
+        os.close(fd)
+        with open(path + ".where", "w") as f:
+            f.write(temp)
+        while True:
+            time.sleep(1)
+    return parse_file(path)
+
+
 def crash_on_marker(path: str) -> list[Section]:
     """Kills its own process (as a native crash would) on files named '*crash*'."""
     if "crash" in os.path.basename(path):

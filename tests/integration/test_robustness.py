@@ -130,6 +130,16 @@ def test_a_hanging_parser_is_stopped_and_the_rest_goes_on(tmp_path):
     assert all(isinstance(out[str(f)], Parsed) and out[str(f)].chunks for f in files if "hang" not in f.name)
 
 
+def test_a_parser_stopped_mid_file_leaves_no_temporary_files(tmp_path):
+    files = [write(tmp_path / "ok.txt", "document"), write(tmp_path / "hang.txt", "never finishes")]
+    with _pool("tests.helpers.parsers:hang_holding_a_temp_file", timeout=2) as pool:
+        out = dict(pool.map((f.name, str(f)) for f in files))
+    assert out["hang.txt"].reason == "timed out"
+    temp = Path(str(tmp_path / "hang.txt") + ".where").read_text()
+    assert os.path.basename(os.path.dirname(temp)).startswith("quire-parse-")  # the worker's own folder
+    assert not os.path.exists(temp) and not os.path.exists(os.path.dirname(temp))
+
+
 def test_a_crashing_parser_costs_one_file(tmp_path):
     files = [write(tmp_path / n, "text") for n in ("a.txt", "crash.txt", "b.txt", "c.txt")]
     with _pool("tests.helpers.parsers:crash_on_marker") as pool:

@@ -745,3 +745,33 @@ def test_pdf_with_broken_xref_is_recovered(tmp_path: Path) -> None:
     pdf = make_pdf(["Recovered despite a wrong xref offset."])
     broken = pdf[: pdf.rindex(b"startxref")] + b"startxref\n999\n%%EOF\n"
     assert parse_file(write(tmp_path, "xref.pdf", broken))[0].text == "Recovered despite a wrong xref offset."
+
+
+def test_one_compressed_document_is_read_as_that_document(tmp_path: Path, monkeypatch) -> None:
+    import bz2
+    import gzip
+    import lzma
+
+    from app.core.errors import FileTooLarge
+    from app.core.parse import compressed
+
+    assert kind_of("policy.txt.gz") == "text" and kind_of("notes.md.bz2") == "markdown"
+    assert kind_of("report.pdf.xz") == "pdf" and kind_of("table.csv.gz") == "csv"
+    for name in ("backup.tar.gz", "data.gz", "syslog.2.gz", "x.tgz"):
+        assert kind_of(name) is None, name  # archives, or nothing says what is inside
+    txt = parse_file(write(tmp_path, "policy.txt.gz", gzip.compress(b"Packages must not modify conffiles.")))
+    assert texts(txt) == "Packages must not modify conffiles."
+    md = parse_file(write(tmp_path, "notes.md.bz2", bz2.compress(b"# Deposit\n\nTwo months of rent.\n")))
+    assert md[0].heading == "Deposit" and "Two months of rent." in md[0].text
+    pdf = parse_file(write(tmp_path, "report.pdf.xz", lzma.compress(make_pdf(["First page", "Second page"]))))
+    assert [(s.page, s.text) for s in pdf] == [(1, "First page"), (2, "Second page")]
+
+    with pytest.raises(DamagedFile, match="damaged"):
+        parse_file(write(tmp_path, "bad.txt.gz", b"\x1f\x8b\x08\x00 this is not deflate data at all"))
+    with pytest.raises(DamagedFile, match="damaged"):
+        parse_file(write(tmp_path, "cut.txt.gz", gzip.compress(b" ".join(b"%d" % i for i in range(50_000)))[:2000]))
+    # Saved decompressed under the compressed name (browsers do that with Content-Encoding: gzip).
+    assert texts(parse_file(write(tmp_path, "plain.txt.gz", b"not compressed at all"))) == "not compressed at all"
+    monkeypatch.setattr(compressed, "MAX_DECOMPRESSED", 1 << 20)  # a bomb: 10 KB that unpack to 8 MB
+    with pytest.raises(FileTooLarge, match="decompresses to more than 1 MB"):
+        parse_file(write(tmp_path, "bomb.txt.gz", gzip.compress(b"\0" * (8 << 20))))

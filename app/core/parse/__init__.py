@@ -13,6 +13,7 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from app.core.errors import ParseError, UnreadableFile, UnsupportedFile
 
@@ -92,6 +93,7 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
 READER_CHANGES: dict[int, frozenset[str]] = {
     2: frozenset(["xlsx", "xlsm", "xltx", "xltm", "ods", "ots", "fods"]),  # spreadsheets: were skipped
     3: frozenset(["eml", "emlx", "mbox", "mbx", SNIFF]),  # e-mail: was read as plain text
+    4: frozenset(["gz", "bz2", "xz"]),  # one compressed document (policy.txt.gz): was skipped
 }
 READERS_VERSION = max(READER_CHANGES)
 
@@ -160,12 +162,27 @@ def kind_of(path: str) -> str | None:
     return kind_of_name(os.path.basename(os.fspath(path)))
 
 
+# One document compressed on its own is read as that document ("policy.txt.gz").
+_COMPRESSED = frozenset({"gz", "bz2", "xz"})
+
+
+def _inner_extension(name: str, ext: str) -> str | None:
+    """The extension of the document inside a compressed file, if Quire reads that kind:
+    "txt" for "policy.txt.gz"; None for "backup.tar.gz" or "data.gz"."""
+    if ext not in _COMPRESSED:
+        return None
+    inner = _name_extension(name[: -len(ext) - 1])
+    return inner if inner in _EXTENSIONS else None
+
+
 def kind_of_name(name: str) -> str | None:
     """``kind_of`` for a bare file name (the scanner has it without splitting the path)."""
     ext = _name_extension(name)
     hit = _EXTENSIONS.get(ext)
     if hit:
         return hit[0]
+    if ext in _COMPRESSED and (inner := _inner_extension(name, ext)):
+        return _EXTENSIONS[inner][0]
     if ext in _BINARY_REASONS:
         return None
     return SNIFF
@@ -221,11 +238,17 @@ def parse_file(path: str) -> list[Section]:
         # Opening a FIFO would block forever; devices and sockets are not documents.
         raise UnsupportedFile("not a regular file (pipe, device or socket)")
     ext = _extension(path)
-    if ext in _BINARY_REASONS and ext not in _EXTENSIONS:
+    inner = _inner_extension(os.path.basename(path), ext)
+    if ext in _BINARY_REASONS and ext not in _EXTENSIONS and inner is None:
         raise UnsupportedFile(_BINARY_REASONS[ext])
     if st.st_size == 0:
         return []
-    parser = _parser_for(ext)
+    if inner is not None:
+        from app.core.parse import compressed
+
+        parser: Callable[[str], list[Section]] = partial(compressed.parse, fmt=ext, inner_ext=inner)
+    else:
+        parser = _parser_for(ext)
     try:
         sections = parser(path)
     except ParseError:
