@@ -49,7 +49,7 @@ _PLAIN_TEXT = (
     "yml toml ini cfg conf config properties prop env editorconfig xml xsd xsl xslt dtd rng rnc wsdl "
     "xaml xul rss atom opml kml gpx plist srt vtt sbv ass ssa lrc diff patch csproj vbproj fsproj "
     "vcxproj sln props targets pom resx manifest mf in am ac m4 po pot ics vcf todo "
-    "changelog license authors readme gitignore gitattributes dockerignore npmignore htaccess lock "
+    "info changelog license authors readme gitignore gitattributes dockerignore npmignore htaccess lock "
     "sum mod"
 )
 
