@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
@@ -90,6 +90,25 @@ def snippet_html(text: str, words: Sequence[str], mark_bg: str) -> str:
     return "".join(out)
 
 
+def fit_where(place: str, folder: str, width: int, advance: Callable[[str], int],
+              elide: Callable[[str, Qt.TextElideMode, int], str]) -> str:
+    """The card's "Page 2 · Heading > Sub · /folder" line in ``width`` pixels. The folder gives
+    way first (the tooltip has the whole path), then the heading loses its start: its end is
+    the most specific part (the section, a mail's attached file), so it is kept."""
+    sep = " · "
+    full = sep.join(x for x in (place, folder) if x)
+    if advance(full) <= width:
+        return full
+    room = width - advance(place + sep)
+    if folder and room >= advance("…/folder"):
+        return place + sep + elide(folder, Qt.TextElideMode.ElideMiddle, room)
+    page, _, heading = place.partition(sep) if place.startswith("Page ") else ("", "", place)
+    if not heading:
+        return elide(place, Qt.TextElideMode.ElideRight, width)
+    head = page + sep if page else ""
+    return head + elide(heading, Qt.TextElideMode.ElideLeft, max(0, width - advance(head)))
+
+
 class SourceCard(QFrame):
     open_file = Signal(object)  # Source
     reveal = Signal(object)
@@ -123,13 +142,12 @@ class SourceCard(QFrame):
         self.score.setFont(theme.scaled_font(self, 0.82))
         top.addWidget(self.score)
         lay.addLayout(top)
-        folder = os.path.dirname(source.path)
-        where = " · ".join(x for x in (f"Page {source.page}" if source.page is not None else "",
-                                       source.heading, folder) if x)
+        page = f"Page {source.page}" if source.page is not None else ""
+        self._where_parts = (" · ".join(x for x in (page, source.heading) if x), os.path.dirname(source.path))
+        where = " · ".join(x for x in self._where_parts if x)
         self.where = QLabel(where)
         self.where.setFont(theme.scaled_font(self, 0.82))
         self.where.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self._where = where
         lay.addWidget(self.where)
         self.snippet = QLabel()
         self.snippet.setWordWrap(True)
@@ -174,7 +192,8 @@ class SourceCard(QFrame):
     def resizeEvent(self, e: Any) -> None:
         super().resizeEvent(e)
         fm = self.where.fontMetrics()
-        self.where.setText(fm.elidedText(self._where, Qt.TextElideMode.ElideMiddle, max(60, self.where.width())))
+        self.where.setText(fit_where(*self._where_parts, max(60, self.where.width()), fm.horizontalAdvance,
+                                     fm.elidedText))
 
     def mousePressEvent(self, e: QMouseEvent) -> None:
         self.clicked.emit(self)

@@ -34,3 +34,29 @@ def test_thai_is_marked_by_the_whole_word_not_letter_pairs():
     assert words == ["เงินประกัน", "เท่าไร"]
     out = snippet_html("สัญญาเช่าต้องแจ้งล่วงหน้าหกสิบวัน เงินประกันเท่ากับค่าเช่าสองเดือน", words, "#ff0")
     assert marked(out) == ["เงินประกัน"]
+
+
+def test_a_cards_place_line_keeps_the_page_and_the_end_of_the_heading(qtbot):
+    # "Page 2 · Your tenancy agr…re-mailshot/Mail": elided in the middle, the line lost the
+    # attached file's name, the one thing that says where page 2 is.
+    from app.core.answer import Source
+    from app.ui.sources_panel import SourceCard
+
+    heading = "Your tenancy agreement for flat 3B > tenancy-agreement.pdf"
+    src = Source(1, "/home/ana/Documents/Mail/Archive/2026/tenancy.eml", 2, "The rent is 1,150 euros.", 2.5,
+                 heading)
+    card = SourceCard(src, ["rent"])
+    qtbot.addWidget(card)
+    card.resize(330, 200)
+    card.show()
+    qtbot.waitUntil(lambda: card.where.text() != "")
+    fm = card.where.fontMetrics()
+    for width in (330, 260):
+        card.resize(width, 200)
+        qtbot.waitUntil(lambda w=width: card.where.width() <= w)
+        line = card.where.text()
+        assert line.startswith("Page 2 · ") and line.endswith("tenancy-agreement.pdf"), line
+        assert fm.horizontalAdvance(line) <= max(60, card.where.width())
+    card.resize(1200, 200)  # room for everything: the folder follows
+    qtbot.waitUntil(lambda: card.where.text().endswith("/home/ana/Documents/Mail/Archive/2026"))
+    assert card.where.text().startswith("Page 2 · Your tenancy agreement for flat 3B > tenancy-agreement.pdf · ")
