@@ -1,19 +1,23 @@
-"""Write the smoke test's documents: the sample notes plus a PDF, a DOCX, an XLSX and a
-Chinese note made here.
+"""Write the smoke test's documents: the sample notes plus a PDF, a DOCX, an XLSX, a Chinese
+note, a Word 97 .doc (saved by Word, from tests/data), an e-mail with a PDF attached and a
+gzipped note.
 
     python3 packaging/make_smoke_docs.py <folder>
 
 Standard library only (the smoke test runs where Quire's own Python may be absent). The PDF,
 DOCX and XLSX prove the frozen parsers (PDFium, python-docx/lxml) load in the parse workers;
-the Chinese note proves LanceDB's ICU word splitting works in the frozen build. Each holds
-words the smoke test searches for.
+the Chinese note proves LanceDB's ICU word splitting works in the frozen build; the .doc,
+the e-mail's attachment and the .txt.gz prove olefile, the mail reader's temporary files and
+the decompressors. Each holds words the smoke test searches for.
 """
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import sys
 import zipfile
+from email.message import EmailMessage
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +97,24 @@ def write_xlsx(path: Path, rows: list[tuple[str, ...]]) -> None:
         z.writestr("xl/worksheets/sheet1.xml", f'<worksheet xmlns="{ns}"><sheetData>{cells}</sheetData></worksheet>')
 
 
+MAIL_TEXT = "The orchard co-op invoice for pruning the quince trees is attached."
+MAIL_PDF_TEXT = "Pruning of twelve quince trees and hauling the branches to the chipper."
+GZ_TEXT = "The observatory dome motor needs new brushes every nine hundred rotations."
+
+
+def write_mail(path: Path) -> None:
+    msg = EmailMessage()
+    msg["From"] = "Orchard Co-op <coop@example.org>"
+    msg["To"] = "members@example.org"
+    msg["Subject"] = "Invoice: quince pruning"
+    msg.set_content(MAIL_TEXT)
+    pdf = path.with_suffix(".tmp.pdf")
+    write_pdf(pdf, MAIL_PDF_TEXT)
+    msg.add_attachment(pdf.read_bytes(), maintype="application", subtype="pdf", filename="invoice.pdf")
+    pdf.unlink()
+    path.write_bytes(bytes(msg))
+
+
 def main(folder: str) -> None:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -103,6 +125,9 @@ def main(folder: str) -> None:
     write_docx(out / "workshop.docx", DOCX_TEXT)
     write_xlsx(out / "harbour-tides.xlsx", XLSX_ROWS)
     (out / "tea-garden-zh.txt").write_text(ZH_TEXT, encoding="utf-8")
+    shutil.copy2(ROOT / "tests" / "data" / "word97-saved-by-word.doc", out / "ole-test.doc")
+    write_mail(out / "quince-invoice.eml")
+    (out / "observatory.txt.gz").write_bytes(gzip.compress(GZ_TEXT.encode()))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ class Section:
 
 
 SUPPORTED_KINDS: frozenset[str] = frozenset(
-    {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "ods", "html", "markdown", "text", "email"})
+    {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "ods", "html", "markdown", "text", "email", "doc"})
 
 # What an unknown or missing extension maps to: parse_file sniffs the content first.
 SNIFF = "text?"
@@ -68,6 +68,8 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     **{e: ("ods", "ods:parse") for e in ["ods", "ots", "fods"]},
     "pdf": ("pdf", "pdf:parse"),
     "docx": ("docx", "docx:parse"),
+    "doc": ("doc", "doc:parse"),
+    "dot": ("doc", "doc:parse"),
     "docm": ("docx", "docx:parse"),
     "dotx": ("docx", "docx:parse"),
     "dotm": ("docx", "docx:parse"),
@@ -94,6 +96,7 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     2: frozenset(["xlsx", "xlsm", "xltx", "xltm", "ods", "ots", "fods"]),  # spreadsheets: were skipped
     3: frozenset(["eml", "emlx", "mbox", "mbx", SNIFF]),  # e-mail: was read as plain text
     4: frozenset(["gz", "bz2", "xz"]),  # one compressed document (policy.txt.gz): was skipped
+    5: frozenset(["doc", "dot"]),  # Word 97-2003: was skipped
 }
 READERS_VERSION = max(READER_CHANGES)
 
@@ -131,7 +134,7 @@ for _exts, _reason in (
     ("xls xlt", "legacy Excel workbook (not supported; save as XLSX)"),
     ("xlsb", "binary Excel workbook (not supported; save as XLSX)"),
     ("numbers", "Apple Numbers spreadsheet (not supported; export as XLSX or CSV)"),
-    ("doc dot wps wpd pages", "legacy word-processor format (not supported; save as DOCX or PDF)"),
+    ("wps wpd pages", "word-processor format not supported (save as DOCX or PDF)"),
     ("ppt pps odp key", "presentation format not supported yet (save as PPTX or PDF)"),
     ("mobi azw azw3 kfx lit djvu djv xps oxps cbz cbr chm", "e-book or document format not supported yet"),
     ("blend fbx stl 3ds dae glb usdz max ma mb skp dwg dxf step stp iges igs",
@@ -190,7 +193,8 @@ def kind_of_name(name: str) -> str | None:
 
 def sniffed_kind(path: str) -> str:
     """The kind of a file ``kind_of`` could not tell (``SNIFF``) once it parsed: "pdf" for a
-    PDF without its extension, "email" for a mailbox (Thunderbird's folders), else "text".
+    PDF without its extension, "doc" for a Word 97 document, "email" for a mailbox
+    (Thunderbird's folders), else "text".
     Searches filter on it, so it must be a real kind."""
     from app.core.parse.text import looks_like_mbox
 
@@ -199,7 +203,11 @@ def sniffed_kind(path: str) -> str:
             head = f.read(1024)
     except OSError:
         return "text"
-    return "pdf" if head.startswith(b"%PDF-") else "email" if looks_like_mbox(head) else "text"
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE: only Word documents get this far
+        return "doc"
+    return "email" if looks_like_mbox(head) else "text"
 
 
 def skip_reason(path: str) -> str:

@@ -1,0 +1,94 @@
+"""Write OLE compound files and Word 97 documents for the .doc reader's tests (no program
+here can save a .doc). Version 3 compound files with 512-byte sectors; streams are padded
+to the 4,096-byte mini-stream cutoff so every stream lives in ordinary sectors."""
+
+from __future__ import annotations
+
+import struct
+
+SECTOR = 512
+END, FREE, FAT_SECT, NO_STREAM = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
+
+
+def compound_file(streams: dict[str, bytes]) -> bytes:
+    streams = {name: data + b"\0" * max(0, 4096 - len(data)) for name, data in streams.items()}
+    sectors: list[bytes] = []
+    fat: list[int] = []
+    starts: dict[str, int] = {}
+
+    def chain(data: bytes) -> int:
+        first = len(sectors)
+        n = -(-len(data) // SECTOR)
+        for i in range(n):
+            sectors.append(data[i * SECTOR:(i + 1) * SECTOR].ljust(SECTOR, b"\0"))
+            fat.append(first + i + 1 if i < n - 1 else END)
+        return first
+
+    for name, data in streams.items():
+        starts[name] = chain(data)
+    entries = [_dir_entry("Root Entry", 5, child=1 if streams else NO_STREAM, start=END, size=0)]
+    names = list(streams)
+    for i, name in enumerate(names):
+        right = i + 2 if i + 1 < len(names) else NO_STREAM  # a right-leaning chain of siblings
+        entries.append(_dir_entry(name, 2, right=right, start=starts[name], size=len(streams[name])))
+    directory = b"".join(entries)
+    dir_start = chain(directory.ljust(-(-len(directory) // SECTOR) * SECTOR, b"\0"))
+    n_fat = 1
+    while len(fat) + n_fat > n_fat * (SECTOR // 4):
+        n_fat += 1
+    fat_start = len(sectors)
+    fat.extend([FAT_SECT] * n_fat)
+    fat.extend([FREE] * (n_fat * (SECTOR // 4) - len(fat)))
+    table = struct.pack(f"<{len(fat)}I", *fat)
+    for i in range(n_fat):
+        sectors.append(table[i * SECTOR:(i + 1) * SECTOR])
+    difat = [fat_start + i for i in range(n_fat)] + [FREE] * (109 - n_fat)
+    header = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16
+              + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\0" * 6
+              + struct.pack("<IIIIIIIII", 0, n_fat, dir_start, 0, 4096, END, 0, END, 0)
+              + struct.pack("<109I", *difat))
+    return header + b"".join(sectors)
+
+
+def _dir_entry(name: str, kind: int, *, child: int = NO_STREAM, right: int = NO_STREAM, start: int, size: int) -> bytes:
+    raw = name.encode("utf-16-le") + b"\0\0"
+    return (raw.ljust(64, b"\0") + struct.pack("<HBB", len(raw), kind, 1)
+            + struct.pack("<III", NO_STREAM, right, child) + b"\0" * 16 + b"\0" * 4 + b"\0" * 16
+            + struct.pack("<IQ", start, size))
+
+
+def word_document(pieces: list[tuple[str, bool]], *, footnotes: str = "", headers: str = "",
+                  encrypted: bool = False) -> bytes:
+    """A .doc whose main text is ``pieces`` ((text, stored 8-bit) each), followed by its
+    ``footnotes`` and page ``headers``, as Word 97 and later write it: a FIB, a piece table
+    in the 1Table stream, the text in the WordDocument stream."""
+    main = sum(len(t) for t, _ in pieces)
+    pieces = pieces + [(t, False) for t in (footnotes, headers) if t]
+    text_at = 0x1000
+    body = bytearray()
+    plc_cps = [0]
+    pcds = []
+    for text, eight_bit in pieces:
+        offset = text_at + len(body)
+        if eight_bit:
+            body += text.encode("cp1252")
+            fc = (offset * 2) | 0x40000000
+        else:
+            body += text.encode("utf-16-le")
+            fc = offset
+        plc_cps.append(plc_cps[-1] + len(text))
+        pcds.append(struct.pack("<HIH", 0, fc, 0))
+    plc = struct.pack(f"<{len(plc_cps)}I", *plc_cps) + b"".join(pcds)
+    clx = b"\x02" + struct.pack("<I", len(plc)) + plc
+    fib = bytearray(0x1000)
+    flags = 0x0200 | (0x0100 if encrypted else 0)
+    struct.pack_into("<HH", fib, 0, 0xA5EC, 0x00C1)
+    struct.pack_into("<H", fib, 0x0A, flags)
+    struct.pack_into("<H", fib, 0x20, 14)  # csw
+    struct.pack_into("<H", fib, 0x3E, 22)  # cslw
+    counts = [0] * 22
+    counts[3], counts[4], counts[5] = main, len(footnotes), len(headers)
+    struct.pack_into("<22i", fib, 0x40, *counts)
+    struct.pack_into("<H", fib, 0x98, 93)  # cbRgFcLcb (Word 97)
+    struct.pack_into("<II", fib, 0x9A + 8 * 33, 0, len(clx))  # fcClx, lcbClx
+    return compound_file({"WordDocument": bytes(fib) + bytes(body), "1Table": clx})

@@ -1,0 +1,91 @@
+"""Word 97-2003 (.doc): a file Word saved, and files written here with the parts Word writes
+(8-bit and UTF-16 text runs, fields, tables, footnotes, headers, the encryption flag)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from app.core.errors import DamagedFile, EncryptedFile, UnsupportedFile
+from app.core.parse import kind_of, parse_file
+from tests.helpers.cfb import compound_file, word_document
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_a_document_word_saved_is_read() -> None:
+    assert kind_of("x.doc") == "doc" and kind_of("template.dot") == "doc"
+    [section] = parse_file(str(DATA / "word97-saved-by-word.doc"))
+    assert section.text == "Test OLE file, saved as Word 97-2003 Document."
+
+
+def test_text_runs_fields_tables_and_notes(tmp_path: Path) -> None:
+    path = tmp_path / "lease.doc"
+    path.write_bytes(word_document(
+        [("Notice period: two months.\r", True),  # 8-bit run
+         ("Kaution für Wohnung 3B \u2014 \u62bc\u91d1. See \x13 HYPERLINK \"http://example.org\" \x14the "
+          "rules\x15 online.\r", False),  # UTF-16 run with a field
+         ("Rent\x071,150 EUR\x07\x07Deposit\x072,300 EUR\x07\x07", True),  # a two-row table
+         ("Signed\x0bAna\x0cPage two.\r", True)],
+        footnotes="Footnote: the deposit earns interest.\r", headers="Confidential draft\r"))
+    [section] = parse_file(str(path))
+    text = section.text
+    assert section.page is None and section.heading == ""
+    assert "Notice period: two months." in text
+    assert "Kaution für Wohnung 3B \u2014 \u62bc\u91d1. See the rules online." in text
+    assert "HYPERLINK" not in text and "example.org" not in text
+    assert "Rent | 1,150 EUR\nDeposit | 2,300 EUR" in text
+    assert "Signed\nAna\n\nPage two." in text
+    assert text.endswith("Footnote: the deposit earns interest.")
+    assert "Confidential draft" not in text  # page headers are skipped, as in DOCX
+
+
+def test_protected_damaged_and_other_ole_files(tmp_path: Path) -> None:
+    enc = tmp_path / "secret.doc"
+    enc.write_bytes(word_document([("hidden\r", True)], encrypted=True))
+    with pytest.raises(EncryptedFile, match="password-protected Word document"):
+        parse_file(str(enc))
+    whole = word_document([("A long enough text for a cut.\r" * 200, True)])
+    cut = tmp_path / "cut.doc"
+    cut.write_bytes(whole[:3000])
+    with pytest.raises(DamagedFile):
+        parse_file(str(cut))
+    excel = tmp_path / "book.doc"
+    excel.write_bytes(compound_file({"Workbook": b"\x09\x08" + b"\0" * 100}))
+    with pytest.raises(UnsupportedFile, match="not a Word document"):
+        parse_file(str(excel))
+
+
+def test_a_doc_that_is_really_rtf_html_or_docx_is_read_as_that(tmp_path: Path) -> None:
+    rtf = tmp_path / "letter.doc"
+    rtf.write_bytes(rb"{\rtf1\ansi{\fonttbl\f0\fswiss Helvetica;}\f0\pard The notice is sixty days.\par}")
+    assert "The notice is sixty days." in parse_file(str(rtf))[0].text
+    page = tmp_path / "page.doc"
+    page.write_bytes(b"<html><body><p>Saved from a web editor.</p><script>x()</script></body></html>")
+    assert parse_file(str(page))[0].text == "Saved from a web editor."
+    buf = io.BytesIO()
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("A DOCX renamed to .doc.")
+    d.save(buf)
+    renamed = tmp_path / "renamed.doc"
+    renamed.write_bytes(buf.getvalue())
+    assert zipfile.is_zipfile(renamed)
+    assert "A DOCX renamed to .doc." in parse_file(str(renamed))[0].text
+
+
+def test_a_word_document_without_its_extension_is_sniffed(tmp_path: Path) -> None:
+    from app.core.parse import sniffed_kind
+
+    bare = tmp_path / "LEASE"
+    bare.write_bytes((DATA / "word97-saved-by-word.doc").read_bytes())
+    assert kind_of(str(bare)) == "text?" and sniffed_kind(str(bare)) == "doc"
+    assert parse_file(str(bare))[0].text == "Test OLE file, saved as Word 97-2003 Document."
+    other = tmp_path / "BOOK"
+    other.write_bytes(compound_file({"Workbook": b"\x09\x08" + b"\0" * 100}))
+    with pytest.raises(UnsupportedFile, match="legacy Office file other than Word"):
+        parse_file(str(other))
