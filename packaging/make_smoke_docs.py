@@ -1,14 +1,14 @@
 """Write the smoke test's documents: the sample notes plus a PDF, a DOCX, an XLSX, a Chinese
-note, a Word 97 .doc (saved by Word, from tests/data), an e-mail with a PDF attached and a
-gzipped note.
+note, a Word 97 .doc (saved by Word) and an Excel 97 .xls (both from tests/data), an e-mail
+with a PDF attached and a gzipped note.
 
     python3 packaging/make_smoke_docs.py <folder>
 
 Standard library only (the smoke test runs where Quire's own Python may be absent). The PDF,
 DOCX and XLSX prove the frozen parsers (PDFium, python-docx/lxml) load in the parse workers;
-the Chinese note proves LanceDB's ICU word splitting works in the frozen build; the .doc,
-the e-mail's attachment and the .txt.gz prove olefile, the mail reader's temporary files and
-the decompressors. Each holds words the smoke test searches for.
+the Chinese note proves LanceDB's ICU word splitting works in the frozen build; the .doc and
+.xls prove olefile and xlrd, the e-mail's attachment the mail reader's temporary files, the
+.txt.gz the decompressors. Each holds words the smoke test searches for.
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ def main(folder: str) -> None:
     write_xlsx(out / "harbour-tides.xlsx", XLSX_ROWS)
     (out / "tea-garden-zh.txt").write_text(ZH_TEXT, encoding="utf-8")
     shutil.copy2(ROOT / "tests" / "data" / "word97-saved-by-word.doc", out / "ole-test.doc")
+    shutil.copy2(ROOT / "tests" / "data" / "beehives-xlwt.xls", out / "beehives.xls")
     write_mail(out / "quince-invoice.eml")
     (out / "observatory.txt.gz").write_bytes(gzip.compress(GZ_TEXT.encode()))
 

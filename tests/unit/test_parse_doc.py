@@ -85,7 +85,20 @@ def test_a_word_document_without_its_extension_is_sniffed(tmp_path: Path) -> Non
     bare.write_bytes((DATA / "word97-saved-by-word.doc").read_bytes())
     assert kind_of(str(bare)) == "text?" and sniffed_kind(str(bare)) == "doc"
     assert parse_file(str(bare))[0].text == "Test OLE file, saved as Word 97-2003 Document."
-    other = tmp_path / "BOOK"
-    other.write_bytes(compound_file({"Workbook": b"\x09\x08" + b"\0" * 100}))
-    with pytest.raises(UnsupportedFile, match="legacy Office file other than Word"):
+    other = tmp_path / "SLIDES"
+    other.write_bytes(compound_file({"PowerPoint Document": b"\0" * 100}))
+    with pytest.raises(UnsupportedFile, match="legacy Office file that is not Word or Excel"):
         parse_file(str(other))
+
+
+def test_an_old_office_file_under_a_new_name_is_read_and_an_encrypted_one_is_said_so(tmp_path: Path) -> None:
+    renamed = tmp_path / "old.docx"
+    renamed.write_bytes((DATA / "word97-saved-by-word.doc").read_bytes())
+    assert parse_file(str(renamed))[0].text == "Test OLE file, saved as Word 97-2003 Document."
+    # Office encrypts a DOCX or XLSX with a password into an OLE file of these streams.
+    for name in ("secret.docx", "secret.xlsx"):
+        enc = tmp_path / name
+        enc.write_bytes(compound_file({"EncryptionInfo": b"\x04\x00\x04\x00" + b"\0" * 100,
+                                       "EncryptedPackage": b"\0" * 200}))
+        with pytest.raises(EncryptedFile, match="password-protected"):
+            parse_file(str(enc))

@@ -46,7 +46,7 @@ def test_kind_of_by_extension_only() -> None:
         assert kind_of(f"x.{ext}") == "text", ext
     assert kind_of("x.xlsx") == "xlsx" and kind_of("x.xlsm") == "xlsx"
     assert kind_of("x.ods") == "ods" and kind_of("x.fods") == "ods"
-    for ext in ("png", "jpg", "zip", "gz", "mp3", "mp4", "exe", "so", "ttf", "xls", "xlsb", "numbers", "sqlite"):
+    for ext in ("png", "jpg", "zip", "gz", "mp3", "mp4", "exe", "so", "ttf", "xlsb", "numbers", "sqlite"):
         assert kind_of(f"x.{ext}") is None, ext
     assert kind_of("archive.tar.gz") is None
     assert kind_of("Makefile") == "text?"
@@ -54,7 +54,7 @@ def test_kind_of_by_extension_only() -> None:
     assert kind_of("notes.weird-ext") == "text?"
     assert kind_of("x.eml") == "email" and kind_of("x.mbox") == "email" and kind_of("1.emlx") == "email"
     assert {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "ods", "html", "markdown",
-            "text", "email", "doc"} == SUPPORTED_KINDS
+            "text", "email", "doc", "xls"} == SUPPORTED_KINDS
 
 
 def test_extension_table_is_consistent() -> None:
@@ -775,3 +775,56 @@ def test_one_compressed_document_is_read_as_that_document(tmp_path: Path, monkey
     monkeypatch.setattr(compressed, "MAX_DECOMPRESSED", 1 << 20)  # a bomb: 10 KB that unpack to 8 MB
     with pytest.raises(FileTooLarge, match="decompresses to more than 1 MB"):
         parse_file(write(tmp_path, "bomb.txt.gz", gzip.compress(b"\0" * (8 << 20))))
+
+
+def test_xls_workbooks_read_like_xlsx_and_exports_that_are_not_really_xls(tmp_path: Path) -> None:
+    import datetime
+
+    import xlwt
+
+    assert kind_of("x.xls") == "xls" and kind_of("x.xlt") == "xls"
+    wb = xlwt.Workbook()
+    ws = wb.add_sheet("Budget 2024")
+    for col, name in enumerate(("Item", "Amount", "Due", "Share", "Paid")):
+        ws.write(0, col, name)
+    ws.write(1, 0, "Rent")
+    ws.write(1, 1, 1150)
+    ws.write(1, 2, datetime.date(2024, 3, 1), xlwt.easyxf(num_format_str="YYYY-MM-DD"))
+    ws.write(1, 3, 0.25, xlwt.easyxf(num_format_str="0%"))
+    ws.write(1, 4, True)
+    ws.write(2, 0, "Boiler repair")
+    ws.write(2, 1, 349.5)
+    ws.write(2, 2, datetime.time(14, 30), xlwt.easyxf(num_format_str="hh:mm"))
+    ws.write(2, 3, xlwt.Formula("B3*2"))
+    wb.add_sheet("Empty")
+    wb.add_sheet("Notes").write(0, 0, "Landlord: Marguerite Olsen")
+    path = tmp_path / "budget.xls"
+    wb.save(str(path))
+    sections = parse_file(str(path))
+    assert [s.heading for s in sections] == ["Budget 2024", "Notes"]
+    assert sections[0].text.splitlines() == [
+        "Item: Rent; Amount: 1150; Due: 2024-03-01; Share: 25%; Paid: TRUE",
+        "Item: Boiler repair; Amount: 349.5; Due: 14:30",  # xlwt saves no formula results: empty
+    ]
+    assert sections[1].text == "Landlord: Marguerite Olsen"
+
+    # "Export to Excel" from a web application: an HTML table or tab-separated text named .xls.
+    html_xls = write(tmp_path, "report.xls", "<html><body><table><tr><th>Name</th><th>Hours</th></tr>"
+                                             "<tr><td>Ana</td><td>37.5</td></tr></table></body></html>")
+    assert "Ana | 37.5" in texts(parse_file(html_xls))
+    tsv_xls = write(tmp_path, "export.xls", "Name\tHours\nAna\t37.5\nBo\t12\n")
+    assert texts(parse_file(tsv_xls)) == "Name: Ana; Hours: 37.5\nName: Bo; Hours: 12"
+    with pytest.raises(DamagedFile):
+        parse_file(write(tmp_path, "cut.xls", path.read_bytes()[:1500]))
+    # A workbook with a password: its stream starts with a BOF and a FILEPASS record.
+    import struct
+
+    from tests.helpers.cfb import compound_file
+
+    bof = struct.pack("<HH", 0x0809, 16) + struct.pack("<HHHHII", 0x0600, 0x0005, 0x1FD5, 1996, 0, 6)
+    filepass = struct.pack("<HH", 0x002F, 6) + struct.pack("<HHH", 1, 1, 1)
+    with pytest.raises(EncryptedFile, match="password-protected Excel workbook"):
+        parse_file(write(tmp_path, "secret.xls", compound_file({"Workbook": bof + filepass})))
+    # ...and one without its extension is sniffed.
+    bare = write(tmp_path, "BUDGET", path.read_bytes())
+    assert kind_of(bare) == "text?" and "Item: Rent" in texts(parse_file(bare))

@@ -28,7 +28,8 @@ class Section:
 
 
 SUPPORTED_KINDS: frozenset[str] = frozenset(
-    {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "ods", "html", "markdown", "text", "email", "doc"})
+    {"pdf", "docx", "doc", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "xls", "ods", "html", "markdown", "text",
+     "email"})
 
 # What an unknown or missing extension maps to: parse_file sniffs the content first.
 SNIFF = "text?"
@@ -66,6 +67,7 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     "tab": ("csv", "csv:parse"),
     **{e: ("xlsx", "xlsx:parse") for e in ["xlsx", "xlsm", "xltx", "xltm"]},
     **{e: ("ods", "ods:parse") for e in ["ods", "ots", "fods"]},
+    **{e: ("xls", "xls:parse") for e in ["xls", "xlt"]},
     "pdf": ("pdf", "pdf:parse"),
     "docx": ("docx", "docx:parse"),
     "doc": ("doc", "doc:parse"),
@@ -96,7 +98,7 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     2: frozenset(["xlsx", "xlsm", "xltx", "xltm", "ods", "ots", "fods"]),  # spreadsheets: were skipped
     3: frozenset(["eml", "emlx", "mbox", "mbx", SNIFF]),  # e-mail: was read as plain text
     4: frozenset(["gz", "bz2", "xz"]),  # one compressed document (policy.txt.gz): was skipped
-    5: frozenset(["doc", "dot"]),  # Word 97-2003: was skipped
+    5: frozenset(["doc", "dot", "xls", "xlt"]),  # Word and Excel 97-2003: were skipped
 }
 READERS_VERSION = max(READER_CHANGES)
 
@@ -131,7 +133,6 @@ for _exts, _reason in (
     ("sqlite sqlite3 db db3 mdb accdb dbf msf lance parquet arrow feather orc avro npy npz pkl pickle joblib "
      "h5 hdf5 nc mat sav dta rds rdata onnx pt pth ckpt safetensors gguf ggml tflite pb mlmodel",
      "database or binary data file"),
-    ("xls xlt", "legacy Excel workbook (not supported; save as XLSX)"),
     ("xlsb", "binary Excel workbook (not supported; save as XLSX)"),
     ("numbers", "Apple Numbers spreadsheet (not supported; export as XLSX or CSV)"),
     ("wps wpd pages", "word-processor format not supported (save as DOCX or PDF)"),
@@ -193,9 +194,10 @@ def kind_of_name(name: str) -> str | None:
 
 def sniffed_kind(path: str) -> str:
     """The kind of a file ``kind_of`` could not tell (``SNIFF``) once it parsed: "pdf" for a
-    PDF without its extension, "doc" for a Word 97 document, "email" for a mailbox
+    PDF without its extension, "doc" or "xls" for a Word or Excel 97 file, "email" for a mailbox
     (Thunderbird's folders), else "text".
     Searches filter on it, so it must be a real kind."""
+    from app.core.parse._common import OLE_MAGIC, ole_kind
     from app.core.parse.text import looks_like_mbox
 
     try:
@@ -205,8 +207,8 @@ def sniffed_kind(path: str) -> str:
         return "text"
     if head.startswith(b"%PDF-"):
         return "pdf"
-    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE: only Word documents get this far
-        return "doc"
+    if head.startswith(OLE_MAGIC):  # only Word and Excel files get this far
+        return ole_kind(path) or "text"
     return "email" if looks_like_mbox(head) else "text"
 
 

@@ -281,6 +281,22 @@ def declared_charset(head: bytes) -> str | None:
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
+def ole_kind(path: str) -> str | None:
+    """"doc" or "xls" for a Word or Excel 97-2003 file (an OLE compound file), by the streams
+    in it; None for any other OLE file (PowerPoint, Outlook, an installer...)."""
+    import olefile
+
+    try:
+        with olefile.OleFileIO(path) as ole:
+            if ole.exists("WordDocument"):
+                return "doc"
+            if ole.exists("Workbook") or ole.exists("Book"):
+                return "xls"
+    except (OSError, ValueError, IndexError):  # olefile's errors on a damaged file
+        pass
+    return None
+
+
 def open_zip(data_or_path: str | IO[bytes], label: str) -> zipfile.ZipFile:
     """Open a ZIP container, refusing non-ZIPs and bombs with a user-facing error."""
     try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from app.core.errors import DamagedFile, EncryptedFile, ParseError
 from app.core.parse import Section
-from app.core.parse._common import OLE_MAGIC, SectionBuilder, describe, open_zip, read_member
+from app.core.parse._common import OLE_MAGIC, SectionBuilder, describe, ole_kind, open_zip, read_member
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _P, _TBL, _SDT, _SDT_CONTENT, _TR, _TC = W + "p", W + "tbl", W + "sdt", W + "sdtContent", W + "tr", W + "tc"
@@ -43,8 +43,14 @@ def parse(path: str) -> list[Section]:
     with open(path, "rb") as f:
         data = f.read()
     if data.startswith(OLE_MAGIC):
-        # An OLE container with a .docx name: an encrypted (password) Office file.
-        raise EncryptedFile("password-protected or legacy-format Word document")
+        # An OLE container with a .docx name: a Word 97 file renamed, or a password-protected
+        # DOCX (Office encrypts the package into an OLE file).
+        from app.core.parse import doc
+
+        if ole_kind(path) == "doc":
+            return doc.parse(path)
+        raise EncryptedFile("password-protected Word document",
+                            "Remove the password (save a copy without it) to have it indexed.")
     zf = open_zip(io.BytesIO(data), "DOCX")
     import docx
     from docx.opc.exceptions import PackageNotFoundError

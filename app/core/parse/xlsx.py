@@ -21,7 +21,7 @@ from typing import Any
 
 from app.core.errors import DamagedFile, EncryptedFile, ParseError
 from app.core.parse import Section
-from app.core.parse._common import OLE_MAGIC, ZIP_MEMBER_ERRORS, describe, open_zip, read_member
+from app.core.parse._common import OLE_MAGIC, ZIP_MEMBER_ERRORS, describe, ole_kind, open_zip, read_member
 from app.core.parse.csv import rows_to_sections
 
 # Built-in number formats that show dates or times (ECMA-376 18.8.30, and the East Asian ones).
@@ -37,8 +37,14 @@ def parse(path: str) -> list[Section]:
     with open(path, "rb") as f:
         head = f.read(8)
     if head == OLE_MAGIC:
-        # An OLE container with an .xlsx name: a password-protected workbook (or an old .xls).
-        raise EncryptedFile("password-protected or legacy-format Excel workbook")
+        # An OLE container with an .xlsx name: an .xls renamed, or a password-protected
+        # workbook (Office encrypts the package into an OLE file).
+        from app.core.parse import xls
+
+        if ole_kind(path) == "xls":
+            return xls.parse(path)
+        raise EncryptedFile("password-protected Excel workbook",
+                            "Remove the password (save a copy without it) to have it indexed.")
     with open_zip(path, "XLSX") as zf:
         try:
             return _read(zf)
@@ -144,7 +150,7 @@ def _text_of(el: Any) -> str:
 
 
 def _date_formats(zf: zipfile.ZipFile, rels: dict[str, str], names: set[str]) -> list[str]:
-    """For each cell style (the s attribute's index): how its numbers are shown (``_date_kind``)."""
+    """For each cell style (the s attribute's index): how its numbers are shown (``date_kind``)."""
     part = rels.get("type:styles", "xl/styles.xml")
     if part not in names:
         return []
@@ -163,11 +169,11 @@ def _date_formats(zf: zipfile.ZipFile, rels: dict[str, str], names: set[str]) ->
                 fid = int(xf.get("numFmtId") or "0")
             except ValueError:
                 fid = 0
-            out.append(_date_kind(fid, custom.get(fid)))
+            out.append(date_kind(fid, custom.get(fid)))
     return out
 
 
-def _date_kind(fid: int, code: str | None) -> str:
+def date_kind(fid: int, code: str | None) -> str:
     """How a number in this format is shown: "date", "time", "datetime", "percent" or "" (as is)."""
     if code is None:
         if fid in _TIME_ONLY_IDS:
@@ -248,14 +254,19 @@ def _cell_value(c: Any, strings: list[str], formats: list[str], epoch: datetime)
         return v
     style = c.get("s")
     shown = formats[int(style)] if style and style.isdigit() and int(style) < len(formats) else ""
+    return shown_number(x, shown, epoch)
+
+
+def shown_number(x: float, shown: str, epoch: datetime) -> str:
+    """A number as its cell shows it: ``shown`` is ``date_kind``'s answer for its format."""
     if shown == "percent":
         return f"{x * 100:.12g}%"
     if shown:
-        return _date_text(x, shown, epoch)
+        return date_text(x, shown, epoch)
     return str(int(x)) if x.is_integer() and abs(x) < 1e15 else f"{x:.15g}"
 
 
-def _date_text(serial: float, shown: str, epoch: datetime) -> str:
+def date_text(serial: float, shown: str, epoch: datetime) -> str:
     try:
         when = epoch + timedelta(days=serial)
     except OverflowError:
