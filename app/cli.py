@@ -220,6 +220,9 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say(f"[{i}] {where}  (score {h.score:.3f})")
         snippet = " ".join(h.text.split())
         ctx.say("    " + (snippet[:300] + "…" if len(snippet) > 300 else snippet))
+        if h.also:  # copies of this passage in other files, shown once
+            more = f" and {len(h.also) - 3} more" if len(h.also) > 3 else ""
+            ctx.say(f"    also in: {', '.join(h.also[:3])}{more}")
     return 0
 
 

@@ -63,19 +63,23 @@ class Source:
     score: float
     heading: str = ""
     folder: str = ""
+    also: tuple[str, ...] = ()  # other files holding the same passage (copies)
 
     @property
     def name(self) -> str:
         return os.path.basename(self.path) or self.path
 
     def as_json(self) -> dict[str, Any]:
-        return {"n": self.n, "path": self.path, "page": self.page, "text": self.text,
-                "score": round(self.score, 6), "heading": self.heading}
+        out = {"n": self.n, "path": self.path, "page": self.page, "text": self.text,
+               "score": round(self.score, 6), "heading": self.heading}
+        if self.also:
+            out["also"] = list(self.also)
+        return out
 
     @classmethod
     def from_hit(cls, n: int, hit: Hit, text: str | None = None) -> Source:
         return cls(n, hit.path, hit.page, hit.text if text is None else text, float(hit.score),
-                   hit.heading, hit.folder)
+                   hit.heading, hit.folder, hit.also)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .embed import Embedder
@@ -80,11 +80,29 @@ class Searcher:
         if want != "keyword" and self.embedder is None:
             want = "keyword"
         where = filter_expr(folder, kinds, under)
-        depth = max(self.params.depth, k)
         note = ""
         if self.mode == "keyword" and self.no_vectors_reason:
             note = f"keyword search only: {self.no_vectors_reason}"
+        depth = max(self.params.depth, k)
+        asked = want
+        while True:
+            ranked, want, why = self._ranked(query, asked, depth, where)
+            hits, collapsed = _distinct(ranked, k)
+            # Copies of one passage (a licence header in every file, a document saved in two
+            # folders) are one hit: when they crowded the candidates, look deeper once.
+            if len(hits) >= k or not collapsed or len(ranked) < depth or depth > self.params.depth:
+                break
+            depth *= 4
+        note = _join(note, why)
+        if want == "keyword" and not hits and self.store.keyword_terms(query) == []:
+            # Not "nothing matches": nothing was looked for ("what is it" is all stop words).
+            note = _join(note, f'"{query}" has only words too common to search by; add a more specific one')
+        return SearchResult(tuple(hits), want, note)
 
+    def _ranked(self, query: str, want: str, depth: int,
+                where: str | None) -> tuple[list[tuple[dict[str, Any], float]], str, str]:
+        """Every candidate, best first, with its score; the mode used; a note on why it changed."""
+        note = ""
         bm25: list[dict[str, Any]] = []
         if want in ("hybrid", "keyword"):
             bm25 = self.store.fts_search(query, depth, where)
@@ -95,17 +113,11 @@ class Searcher:
             except QuireError as exc:
                 want, note = "keyword", f"keyword search only: {exc.message}"
                 bm25 = bm25 or self.store.fts_search(query, depth, where)
-
         if want == "keyword":
-            hits = [_hit(r, float(r.get("_score", 0.0))) for r in bm25[:k]]
-            if not hits and self.store.keyword_terms(query) == []:
-                # Not "nothing matches": nothing was looked for ("what is it" is all stop words).
-                note = _join(note, f'"{query}" has only words too common to search by; add a more specific one')
-        elif want == "vector":
-            hits = [_hit(r, s) for r, s in vec[:k]]
-        else:
-            hits = self._fuse(bm25, vec, k)
-        return SearchResult(tuple(hits), want, note)
+            return [(r, float(r.get("_score", 0.0))) for r in bm25], want, note
+        if want == "vector":
+            return vec, want, note
+        return self._fuse(bm25, vec, depth), want, note
 
     def _vector(self, query: str, depth: int, where: str | None) -> list[tuple[dict[str, Any], float]]:
         assert self.embedder is not None
@@ -124,10 +136,11 @@ class Searcher:
                 out.append((r, sim))
         return out[:depth]
 
-    def _fuse(self, bm25: list[dict[str, Any]], vec: list[tuple[dict[str, Any], float]], k: int) -> list[Hit]:
+    def _fuse(self, bm25: list[dict[str, Any]], vec: list[tuple[dict[str, Any], float]],
+              depth: int) -> list[tuple[dict[str, Any], float]]:
         w = self.params.bm25_weight
-        b = bm25[:self.params.depth]
-        v = vec[:self.params.depth]
+        b = bm25[:depth]
+        v = vec[:depth]
         nb = _by_best([float(r.get("_score", 0.0)) for r in b])
         nv = _by_best([s for _, s in v])
         sb = {r["id"]: x for r, x in zip(b, nb, strict=True)}
@@ -141,7 +154,7 @@ class Searcher:
         # lowest score. From a list that ran out before ``depth`` it is absent because it does not
         # match at all: 0. One absent from the vectors only because the embedder has not reached
         # it yet (watch mode catching up) is judged by its keywords on both sides.
-        full = self.params.depth
+        full = depth
         floor_b = min(nb) if len(nb) >= full else 0.0
         floor_v = min(nv) if len(nv) >= full else 0.0
         unembedded = set(self.store.missing_vectors([r["text_hash"] for r in b])) if v else set()
@@ -150,8 +163,30 @@ class Searcher:
             kw = sb.get(i, floor_b)
             vs = sv.get(i, kw if r["text_hash"] in unembedded else floor_v)
             score[i] = w * kw + (1 - w) * vs
-        best = sorted(score, key=lambda i: (-score[i], i))[:k]
-        return [_hit(rows[i], score[i]) for i in best]
+        return [(rows[i], score[i]) for i in sorted(score, key=lambda i: (-score[i], i))]
+
+
+def _distinct(ranked: list[tuple[dict[str, Any], float]], k: int) -> tuple[list[Hit], bool]:
+    """The best ``k`` hits with one hit per passage text: a copy of a passage already taken
+    (the same text hash in another file) adds its path to that hit's ``also``. Also says
+    whether any copy was folded in."""
+    hits: list[Hit] = []
+    slot: dict[str, int] = {}
+    also: list[list[str]] = []
+    collapsed = False
+    for r, score in ranked:
+        key = r.get("text_hash") or r["id"]
+        i = slot.get(key)
+        if i is not None:
+            collapsed = True
+            if r["path"] != hits[i].path and r["path"] not in also[i]:
+                also[i].append(r["path"])
+            continue
+        if len(hits) < k:
+            slot[key] = len(hits)
+            hits.append(_hit(r, score))
+            also.append([])
+    return [replace(h, also=tuple(a)) if a else h for h, a in zip(hits, also, strict=True)], collapsed
 
 
 def _by_best(values: list[float]) -> list[float]:

@@ -21,6 +21,7 @@ class Hit:
     chunk_id: str = ""
     folder: str = ""  # the library folder (or file) it came from
     kind: str = ""  # parser kind: pdf, docx, markdown, text, ...
+    also: tuple[str, ...] = ()  # other files holding this very passage (copies), best first
 
     def as_json(self) -> dict[str, Any]:
         return {"path": self.path, "page": self.page, "score": round(self.score, 6), "text": self.text}

@@ -149,6 +149,16 @@ class SourceCard(QFrame):
         self.where.setFont(theme.scaled_font(self, 0.82))
         self.where.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         lay.addWidget(self.where)
+        if source.also:  # the same passage in other files (copies): one card, the others named
+            n = len(source.also)
+            self.also = QLabel(f"Also in {n} other file{'s' if n != 1 else ''}: "
+                               + ", ".join(os.path.basename(p) or p for p in source.also[:3])
+                               + (" …" if n > 3 else ""))
+            self.also.setFont(theme.scaled_font(self, 0.82))
+            self.also.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            self.also.setToolTip("The same passage is in:\n" + "\n".join(source.also[:20])
+                                 + (f"\n… and {n - 20} more" if n > 20 else ""))
+            lay.addWidget(self.also)
         self.snippet = QLabel()
         self.snippet.setWordWrap(True)
         self.snippet.setTextFormat(Qt.TextFormat.RichText)
@@ -180,6 +190,8 @@ class SourceCard(QFrame):
                            f"QFrame#card:focus {{ border: 2px solid {theme.css(acc)}; }}")
         sec = theme.css(theme.secondary_text(pal))
         self.where.setStyleSheet(f"color: {sec};")
+        if self.source.also:
+            self.also.setStyleSheet(f"color: {sec};")
         self.score.setStyleSheet(f"color: {sec};")
         self.num.setStyleSheet(f"color: {theme.css(acc)};")
         mark = theme.css(theme.tint(theme.warn_color(pal), 0.35, pal))

@@ -69,7 +69,8 @@ def index_settings(settings: Settings, meta: dict[str, Any] | None) -> Settings:
 
 def source_from_json(d: dict[str, Any]) -> Source:
     return Source(int(d.get("n", 0)), str(d.get("path", "")), d.get("page"), str(d.get("text", "")),
-                  float(d.get("score", 0.0)), str(d.get("heading", "")), str(d.get("folder", "")))
+                  float(d.get("score", 0.0)), str(d.get("heading", "")), str(d.get("folder", "")),
+                  tuple(str(p) for p in d.get("also") or ()))
 
 
 def messages_view(messages: Sequence[Any]) -> list[ChatMessage]:

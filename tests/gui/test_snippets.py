@@ -60,3 +60,18 @@ def test_a_cards_place_line_keeps_the_page_and_the_end_of_the_heading(qtbot):
     card.resize(1200, 200)  # room for everything: the folder follows
     qtbot.waitUntil(lambda: card.where.text().endswith("/home/ana/Documents/Mail/Archive/2026"))
     assert card.where.text().startswith("Page 2 · Your tenancy agreement for flat 3B > tenancy-agreement.pdf · ")
+
+
+def test_a_card_names_the_other_files_holding_the_same_passage(qtbot):
+    from app.core.answer import Source
+    from app.ui.sources_panel import SourceCard
+
+    also = ("/home/ana/Documents/boiler.txt", "/home/ana/Backup/boiler.txt")
+    card = SourceCard(Source(1, "/home/ana/Downloads/boiler.txt", None, "Service it every autumn.", 1.0,
+                             also=also), ["autumn"])
+    qtbot.addWidget(card)
+    assert card.also.text() == "Also in 2 other files: boiler.txt, boiler.txt"
+    assert card.also.toolTip().splitlines()[1:] == list(also)
+    plain = SourceCard(Source(2, "/home/ana/notes.txt", None, "Unique text.", 0.5), ["text"])
+    qtbot.addWidget(plain)
+    assert not hasattr(plain, "also")

@@ -84,6 +84,13 @@ def test_human_output_and_env_override(tmp_path, docs):
     assert p.stdout.startswith(f"[1] {docs / 'lease-2024.md'} · Lease > Deposit  (score ")
     p = run_cli(home, "search", "garlic", "--type", "docs", env={"QUIRE_EMBEDDING_BACKEND": "none"})
     assert p.returncode == 2 and "'docs' is not a kind of file" in p.stderr and "Use one of:" in p.stderr
+    # Copies of a passage are one hit; the terminal names the other files.
+    copies = [write(tmp_path / "copies" / d / "recipes.txt", (docs / "recipes.txt").read_text()) for d in "ab"]
+    p = run_cli(home, "index", str(tmp_path / "copies"), env={"QUIRE_EMBEDDING_BACKEND": "none"})
+    p = run_cli(home, "search", "garlic basil", env={"QUIRE_EMBEDDING_BACKEND": "none"})
+    also = [line for line in p.stdout.splitlines() if line.startswith("    also in: ")]
+    assert p.stdout.count("garlic") == 1 and len(also) == 1
+    assert sorted(also[0][len("    also in: "):].split(", ")) == sorted(map(str, copies))
 
 
 @pytest.mark.parametrize("args, expect", [

@@ -799,3 +799,33 @@ def test_files_a_newer_quire_reads_differently_are_read_again_once(tmp_path, ope
     lib.manifest.set_meta(indexer_mod.READERS, 2)
     assert lib.index(changed=[str(d / "lease.txt")]).files_changed == 0
     assert lib.manifest.get_meta(indexer_mod.READERS) == 2
+
+
+def test_copies_of_a_passage_are_one_hit_naming_the_other_files(tmp_path, open_lib, embedder):
+    # The same document saved in three folders filled three of the top hits (and three of the
+    # model's passages) with one text; a licence header in 150 files pushed every other match
+    # out of the candidates altogether.
+    d = tmp_path / "docs"
+    text = "The boiler must be serviced every autumn by a registered engineer."
+    for sub in ("Downloads", "Documents", "Backup"):
+        write(d / sub / "boiler.txt", text)
+    write(d / "Documents" / "boiler-log.txt", "Boiler serviced in October; the engineer replaced a valve.")
+    header = "Licensed under the Apache License. Boiler control firmware, all rights reserved."
+    for i in range(150):
+        write(d / "src" / f"mod{i:03}.c", f"/* {header} */")
+    write(d / "src" / "README.txt", "Build the boiler control firmware with make. The licence is in LICENSE.")
+    for backend in ("none", "fastembed"):
+        lib = open_lib(embedding__backend=backend) if backend == "none" else open_lib()
+        lib.index([str(d)])
+        hits = lib.search("boiler serviced engineer", k=3).hits
+        paths = [os.path.relpath(h.path, d) for h in hits]
+        assert len(set(h.text for h in hits)) == len(hits) == 3, paths
+        first = next(h for h in hits if h.text == text)
+        assert sorted(os.path.relpath(p, d) for p in (first.path, *first.also)) == [
+            "Backup/boiler.txt", "Documents/boiler.txt", "Downloads/boiler.txt"]
+        firmware = lib.search("boiler control firmware", k=3).hits
+        assert len(firmware) == 3 and sum(h.text.startswith("/*") for h in firmware) == 1
+        assert len(next(h for h in firmware if h.text.startswith("/*")).also) == 149
+        assert any(h.path.endswith("README.txt") for h in firmware)
+        lib.reset()
+        lib.close()
