@@ -9,6 +9,7 @@ candidate depth were tuned on SciFact's train queries (bench/bench_quality.py).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -167,26 +168,28 @@ class Searcher:
 
 
 def _distinct(ranked: list[tuple[dict[str, Any], float]], k: int) -> tuple[list[Hit], bool]:
-    """The best ``k`` hits with one hit per passage text: a copy of a passage already taken
-    (the same text hash in another file) adds its path to that hit's ``also``. Also says
-    whether any copy was folded in."""
-    hits: list[Hit] = []
+    """The best ``k`` hits with one hit per passage text: copies of a passage (the same text
+    hash in other files) are named in its hit's ``also``. Of the copies, the hit shows the
+    one that looks like the original ("notes.txt" before "notes (1).txt" or "Copy of
+    notes.txt"). Also says whether any copy was folded in."""
+    slots: list[tuple[float, list[dict[str, Any]]]] = []
     slot: dict[str, int] = {}
-    also: list[list[str]] = []
     collapsed = False
     for r, score in ranked:
         key = r.get("text_hash") or r["id"]
         i = slot.get(key)
         if i is not None:
             collapsed = True
-            if r["path"] != hits[i].path and r["path"] not in also[i]:
-                also[i].append(r["path"])
-            continue
-        if len(hits) < k:
-            slot[key] = len(hits)
-            hits.append(_hit(r, score))
-            also.append([])
-    return [replace(h, also=tuple(a)) if a else h for h, a in zip(hits, also, strict=True)], collapsed
+            slots[i][1].append(r)
+        elif len(slots) < k:
+            slot[key] = len(slots)
+            slots.append((score, [r]))
+    hits = []
+    for score, rows in slots:
+        best = min(rows, key=lambda r: (len(os.path.basename(r["path"])), len(r["path"]), r["path"]))
+        also = [p for p in dict.fromkeys(r["path"] for r in rows) if p != best["path"]]
+        hits.append(replace(_hit(best, score), also=tuple(also)) if also else _hit(best, score))
+    return hits, collapsed
 
 
 def _by_best(values: list[float]) -> list[float]:

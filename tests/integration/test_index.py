@@ -807,8 +807,8 @@ def test_copies_of_a_passage_are_one_hit_naming_the_other_files(tmp_path, open_l
     # out of the candidates altogether.
     d = tmp_path / "docs"
     text = "The boiler must be serviced every autumn by a registered engineer."
-    for sub in ("Downloads", "Documents", "Backup"):
-        write(d / sub / "boiler.txt", text)
+    for name in ("Downloads/boiler (1).txt", "Documents/boiler.txt", "Backup/Copy of boiler.txt"):
+        write(d / name, text)
     write(d / "Documents" / "boiler-log.txt", "Boiler serviced in October; the engineer replaced a valve.")
     header = "Licensed under the Apache License. Boiler control firmware, all rights reserved."
     for i in range(150):
@@ -821,8 +821,9 @@ def test_copies_of_a_passage_are_one_hit_naming_the_other_files(tmp_path, open_l
         paths = [os.path.relpath(h.path, d) for h in hits]
         assert len(set(h.text for h in hits)) == len(hits) == 3, paths
         first = next(h for h in hits if h.text == text)
-        assert sorted(os.path.relpath(p, d) for p in (first.path, *first.also)) == [
-            "Backup/boiler.txt", "Documents/boiler.txt", "Downloads/boiler.txt"]
+        assert os.path.relpath(first.path, d) == "Documents/boiler.txt"  # the one that looks original
+        assert sorted(os.path.relpath(p, d) for p in first.also) == ["Backup/Copy of boiler.txt",
+                                                                      "Downloads/boiler (1).txt"]
         firmware = lib.search("boiler control firmware", k=3).hits
         assert len(firmware) == 3 and sum(h.text.startswith("/*") for h in firmware) == 1
         assert len(next(h for h in firmware if h.text.startswith("/*")).also) == 149
