@@ -90,7 +90,9 @@ def test_human_output_and_env_override(tmp_path, docs):
     p = run_cli(home, "search", "garlic basil", env={"QUIRE_EMBEDDING_BACKEND": "none"})
     also = [line for line in p.stdout.splitlines() if line.startswith("    also in: ")]
     assert p.stdout.count("garlic") == 1 and len(also) == 1
-    assert sorted(also[0][len("    also in: "):].split(", ")) == sorted(map(str, copies))
+    shown = p.stdout.split("  (score")[0].removeprefix("[1] ")
+    assert sorted([shown, *also[0][len("    also in: "):].split(", ")]) == sorted(
+        map(str, [docs / "recipes.txt", *copies]))
 
 
 @pytest.mark.parametrize("args, expect", [
