@@ -1,13 +1,13 @@
 """Write the smoke test's documents: the sample notes plus a PDF, a DOCX, an XLSX, a Chinese
-note, a Word 97 .doc (saved by Word) and an Excel 97 .xls (both from tests/data), an e-mail
-with a PDF attached and a gzipped note.
+note, Office 97 files from tests/data (a .doc Word saved, a .ppt PowerPoint saved, an .xls),
+an e-mail with a PDF attached and a gzipped note.
 
     python3 packaging/make_smoke_docs.py <folder>
 
 Standard library only (the smoke test runs where Quire's own Python may be absent). The PDF,
 DOCX and XLSX prove the frozen parsers (PDFium, python-docx/lxml) load in the parse workers;
-the Chinese note proves LanceDB's ICU word splitting works in the frozen build; the .doc and
-.xls prove olefile and xlrd, the e-mail's attachment the mail reader's temporary files, the
+the Chinese note proves LanceDB's ICU word splitting works in the frozen build; the Office 97
+files prove olefile and xlrd, the e-mail's attachment the mail reader's temporary files, the
 .txt.gz the decompressors. Each holds words the smoke test searches for.
 """
 
@@ -127,6 +127,7 @@ def main(folder: str) -> None:
     (out / "tea-garden-zh.txt").write_text(ZH_TEXT, encoding="utf-8")
     shutil.copy2(ROOT / "tests" / "data" / "word97-saved-by-word.doc", out / "ole-test.doc")
     shutil.copy2(ROOT / "tests" / "data" / "beehives-xlwt.xls", out / "beehives.xls")
+    shutil.copy2(ROOT / "tests" / "data" / "powerpoint-2007-as-ppt.ppt", out / "embedded-objects.ppt")
     write_mail(out / "quince-invoice.eml")
     (out / "observatory.txt.gz").write_bytes(gzip.compress(GZ_TEXT.encode()))
 

@@ -174,6 +174,7 @@ check_search "ferry Gull Island spring tides" harbour-tides.xlsx
 check_search "清明节" tea-garden-zh.txt
 check_search "Test OLE file saved as Word 97-2003" ole-test.doc
 check_search "queen marked yellow dot" beehives.xls
+check_search "simple harmless ASCII text file" embedded-objects.ppt
 check_search "twelve quince trees chipper" quince-invoice.eml
 check_search "observatory dome motor brushes" observatory.txt.gz
 quire status >/dev/null || fail "quire status"

@@ -92,3 +92,54 @@ def word_document(pieces: list[tuple[str, bool]], *, footnotes: str = "", header
     struct.pack_into("<H", fib, 0x98, 93)  # cbRgFcLcb (Word 97)
     struct.pack_into("<II", fib, 0x9A + 8 * 33, 0, len(clx))  # fcClx, lcbClx
     return compound_file({"WordDocument": bytes(fib) + bytes(body), "1Table": clx})
+
+
+def _rec(rtype: int, data: bytes, *, inst: int = 0, container: bool = False) -> bytes:
+    return struct.pack("<HHI", (inst << 4) | (0xF if container else 0), rtype, len(data)) + data
+
+
+def _box(kind: int, text: str, eight_bit: bool = False) -> bytes:
+    """A shape's text box: OfficeArt containers around a TextHeaderAtom and a text atom."""
+    atom = _rec(0x0FA8, text.encode("latin-1")) if eight_bit else _rec(0x0FA0, text.encode("utf-16-le"))
+    textbox = _rec(0xF00D, _rec(0x0F9F, struct.pack("<I", kind)) + atom, container=True)
+    shape = _rec(0xF004, textbox, container=True)
+    return _rec(0x040C, _rec(0xF002, shape, container=True), container=True)
+
+
+def powerpoint_document(slides: list[dict[str, str]], *, encrypted: bool = False) -> bytes:
+    """A .ppt as PowerPoint 97 and later write it. Each slide: "title" and "body" (placeholder
+    text, kept in the document's slide list; the body as 8-bit text), "box" (a text box on the
+    slide itself) and "notes". Slide records are stored last slide first, so only the persist
+    directory tells their order."""
+    n = len(slides)
+    slide_ids = [2 + i for i in range(n)]
+    notes_ids = [2 + n + i for i in range(n)]
+    slide_list = b""
+    notes_list = b""
+    for i, s in enumerate(slides):
+        slide_list += _rec(0x03F3, struct.pack("<IIiII", slide_ids[i], 0, 2, 256 + i, 0))
+        slide_list += _rec(0x0F9F, struct.pack("<I", 0)) + _rec(0x0FA0, s.get("title", "").encode("utf-16-le"))
+        slide_list += _rec(0x0F9F, struct.pack("<I", 1)) + _rec(0x0FA8, s.get("body", "").encode("latin-1"))
+        notes_list += _rec(0x03F3, struct.pack("<IIiII", notes_ids[i], 0, 0, i + 1, 0))
+    document = _rec(0x03E8, _rec(0x03E9, b"\0" * 40) + _rec(0x0FF0, slide_list, inst=0, container=True)
+                    + _rec(0x0FF0, notes_list, inst=2, container=True), container=True)
+    stream = bytearray(document)
+    offsets = {1: 0}
+    for i in reversed(range(n)):
+        s = slides[i]
+        atom = _rec(0x03EF, struct.pack("<I8sIIHH", 0, b"\0" * 8, 0, i + 1, 0, 0))
+        offsets[slide_ids[i]] = len(stream)
+        stream += _rec(0x03EE, atom + (_box(4, s["box"]) if s.get("box") else b""), container=True)
+    for i, s in enumerate(slides):
+        offsets[notes_ids[i]] = len(stream)
+        stream += _rec(0x03F0, _rec(0x03F1, b"\0" * 8) + (_box(2, s["notes"]) if s.get("notes") else b""),
+                       container=True)
+    ids = sorted(offsets)
+    directory_at = len(stream)
+    stream += _rec(0x1772, struct.pack("<I", ids[0] | (len(ids) << 20))
+                   + struct.pack(f"<{len(ids)}I", *(offsets[i] for i in ids)))
+    edit_at = len(stream)
+    stream += _rec(0x0FF5, struct.pack("<IHBBIIIIHH", 0, 0, 0, 3, 0, directory_at, 1, len(ids) + 1, 1, 0))
+    token = 0xF3D1C4DF if encrypted else 0xE391C05F
+    user = _rec(0x0FF6, struct.pack("<IIIHHBBH", 0x14, token, edit_at, 3, 0x03F4, 3, 0, 0) + b"ana")
+    return compound_file({"PowerPoint Document": bytes(stream), "Current User": user})

@@ -54,7 +54,7 @@ def test_kind_of_by_extension_only() -> None:
     assert kind_of("notes.weird-ext") == "text?"
     assert kind_of("x.eml") == "email" and kind_of("x.mbox") == "email" and kind_of("1.emlx") == "email"
     assert {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "ods", "html", "markdown",
-            "text", "email", "doc", "xls"} == SUPPORTED_KINDS
+            "text", "email", "doc", "xls", "ppt"} == SUPPORTED_KINDS
 
 
 def test_extension_table_is_consistent() -> None:

@@ -29,7 +29,7 @@ class Section:
 
 SUPPORTED_KINDS: frozenset[str] = frozenset(
     {"pdf", "docx", "doc", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "xls", "ods", "html", "markdown", "text",
-     "email"})
+     "email", "ppt"})
 
 # What an unknown or missing extension maps to: parse_file sniffs the content first.
 SNIFF = "text?"
@@ -79,6 +79,7 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     "pptm": ("pptx", "pptx:parse"),
     "ppsx": ("pptx", "pptx:parse"),
     "ppsm": ("pptx", "pptx:parse"),
+    **{e: ("ppt", "ppt:parse") for e in ["ppt", "pps", "pot"]},
     "potx": ("pptx", "pptx:parse"),
     "odt": ("odt", "odt:parse"),
     "ott": ("odt", "odt:parse"),
@@ -98,7 +99,7 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     2: frozenset(["xlsx", "xlsm", "xltx", "xltm", "ods", "ots", "fods"]),  # spreadsheets: were skipped
     3: frozenset(["eml", "emlx", "mbox", "mbx", SNIFF]),  # e-mail: was read as plain text
     4: frozenset(["gz", "bz2", "xz"]),  # one compressed document (policy.txt.gz): was skipped
-    5: frozenset(["doc", "dot", "xls", "xlt"]),  # Word and Excel 97-2003: were skipped
+    5: frozenset(["doc", "dot", "xls", "xlt", "ppt", "pps", "pot"]),  # Office 97-2003: was skipped
 }
 READERS_VERSION = max(READER_CHANGES)
 
@@ -136,7 +137,7 @@ for _exts, _reason in (
     ("xlsb", "binary Excel workbook (not supported; save as XLSX)"),
     ("numbers", "Apple Numbers spreadsheet (not supported; export as XLSX or CSV)"),
     ("wps wpd pages", "word-processor format not supported (save as DOCX or PDF)"),
-    ("ppt pps odp key", "presentation format not supported yet (save as PPTX or PDF)"),
+    ("odp key", "presentation format not supported yet (save as PPTX or PDF)"),
     ("mobi azw azw3 kfx lit djvu djv xps oxps cbz cbr chm", "e-book or document format not supported yet"),
     ("blend fbx stl 3ds dae glb usdz max ma mb skp dwg dxf step stp iges igs",
      "3D or CAD file (not indexed)"),
@@ -194,7 +195,7 @@ def kind_of_name(name: str) -> str | None:
 
 def sniffed_kind(path: str) -> str:
     """The kind of a file ``kind_of`` could not tell (``SNIFF``) once it parsed: "pdf" for a
-    PDF without its extension, "doc" or "xls" for a Word or Excel 97 file, "email" for a mailbox
+    PDF without its extension, "doc", "xls" or "ppt" for an Office 97 file, "email" for a mailbox
     (Thunderbird's folders), else "text".
     Searches filter on it, so it must be a real kind."""
     from app.core.parse._common import OLE_MAGIC, ole_kind
@@ -207,7 +208,7 @@ def sniffed_kind(path: str) -> str:
         return "text"
     if head.startswith(b"%PDF-"):
         return "pdf"
-    if head.startswith(OLE_MAGIC):  # only Word and Excel files get this far
+    if head.startswith(OLE_MAGIC):  # only Word, Excel and PowerPoint files get this far
         return ole_kind(path) or "text"
     return "email" if looks_like_mbox(head) else "text"
 

@@ -282,8 +282,8 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def ole_kind(path: str) -> str | None:
-    """"doc" or "xls" for a Word or Excel 97-2003 file (an OLE compound file), by the streams
-    in it; None for any other OLE file (PowerPoint, Outlook, an installer...)."""
+    """"doc", "xls" or "ppt" for a Word, Excel or PowerPoint 97-2003 file (an OLE compound
+    file), by the streams in it; None for any other OLE file (Outlook, an installer...)."""
     import olefile
 
     try:
@@ -292,6 +292,8 @@ def ole_kind(path: str) -> str | None:
                 return "doc"
             if ole.exists("Workbook") or ole.exists("Book"):
                 return "xls"
+            if ole.exists("PowerPoint Document"):
+                return "ppt"
     except (OSError, ValueError, IndexError):  # olefile's errors on a damaged file
         pass
     return None

@@ -12,7 +12,7 @@ from typing import Any
 
 from app.core.errors import DamagedFile, EncryptedFile
 from app.core.parse import Section
-from app.core.parse._common import OLE_MAGIC, clean_prose, describe, open_zip
+from app.core.parse._common import OLE_MAGIC, clean_prose, describe, ole_kind, open_zip
 
 MAX_GROUP_DEPTH = 50
 
@@ -21,7 +21,14 @@ def parse(path: str) -> list[Section]:
     with open(path, "rb") as f:
         data = f.read()
     if data.startswith(OLE_MAGIC):
-        raise EncryptedFile("password-protected or legacy-format PowerPoint file")
+        # An OLE container with a .pptx name: a .ppt renamed, or a password-protected PPTX
+        # (Office encrypts the package into an OLE file).
+        from app.core.parse import ppt
+
+        if ole_kind(path) == "ppt":
+            return ppt.parse(path)
+        raise EncryptedFile("password-protected PowerPoint file",
+                            "Remove the password (save a copy without it) to have it indexed.")
     open_zip(io.BytesIO(data), "PPTX")
     from pptx import Presentation
     from pptx.exc import PackageNotFoundError

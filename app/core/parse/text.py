@@ -33,7 +33,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"OggS", "audio or video (no text to index)"),
     (b"ID3", "audio (no text to index)"),
     (b"fLaC", "audio (no text to index)"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "legacy Office file that is not Word or Excel (not supported)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "legacy Office file that is not Word, Excel or PowerPoint (not supported)"),
 )
 # An mbox separator: "From " at the start of a line, then an address or "MAILER-DAEMON".
 MBOX_FROM_LINE = re.compile(rb"From \S+")
@@ -103,14 +103,12 @@ def parse_unknown(path: str) -> list[Section]:
             if head.startswith(OLE_MAGIC):
                 if path.lower().endswith(".msg"):
                     raise UnsupportedFile("Outlook message (not supported; save it as .eml)")
-                from app.core.parse import doc, xls
+                from app.core.parse import doc, ppt, xls
                 from app.core.parse._common import ole_kind
 
-                kind = ole_kind(path)  # a Word or Excel file without its extension
-                if kind == "doc":
-                    return doc.parse(path)
-                if kind == "xls":
-                    return xls.parse(path)
+                kind = ole_kind(path)  # an Office file without its extension
+                if kind is not None:
+                    return {"doc": doc.parse, "xls": xls.parse, "ppt": ppt.parse}[kind](path)
             raise UnsupportedFile(reason)
         data = head + f.read()
     return _sections(decode_text_file(data, strict_binary=True))

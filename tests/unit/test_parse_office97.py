@@ -1,5 +1,7 @@
-"""Word 97-2003 (.doc): a file Word saved, and files written here with the parts Word writes
-(8-bit and UTF-16 text runs, fields, tables, footnotes, headers, the encryption flag)."""
+"""Office 97-2003 files: Word (.doc) and PowerPoint (.ppt) read from their binary formats.
+Files Word and PowerPoint saved, and files written here with the parts they write (8-bit and
+UTF-16 text runs, fields, tables, footnotes, headers, slide lists, persist directories, notes,
+the encryption flags). The .xls reader's tests are with the other spreadsheets'."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 
 from app.core.errors import DamagedFile, EncryptedFile, UnsupportedFile
 from app.core.parse import kind_of, parse_file
-from tests.helpers.cfb import compound_file, word_document
+from tests.helpers.cfb import compound_file, powerpoint_document, word_document
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -85,9 +87,9 @@ def test_a_word_document_without_its_extension_is_sniffed(tmp_path: Path) -> Non
     bare.write_bytes((DATA / "word97-saved-by-word.doc").read_bytes())
     assert kind_of(str(bare)) == "text?" and sniffed_kind(str(bare)) == "doc"
     assert parse_file(str(bare))[0].text == "Test OLE file, saved as Word 97-2003 Document."
-    other = tmp_path / "SLIDES"
-    other.write_bytes(compound_file({"PowerPoint Document": b"\0" * 100}))
-    with pytest.raises(UnsupportedFile, match="legacy Office file that is not Word or Excel"):
+    other = tmp_path / "MESSAGE"  # an Outlook message, say
+    other.write_bytes(compound_file({"__substg1.0_0037001F": "Subject".encode("utf-16-le")}))
+    with pytest.raises(UnsupportedFile, match="legacy Office file that is not Word, Excel or PowerPoint"):
         parse_file(str(other))
 
 
@@ -102,3 +104,47 @@ def test_an_old_office_file_under_a_new_name_is_read_and_an_encrypted_one_is_sai
                                        "EncryptedPackage": b"\0" * 200}))
         with pytest.raises(EncryptedFile, match="password-protected"):
             parse_file(str(enc))
+
+
+def test_a_presentation_powerpoint_saved_is_read() -> None:
+    assert kind_of("x.ppt") == "ppt" and kind_of("x.pps") == "ppt" and kind_of("x.pot") == "ppt"
+    [slide] = parse_file(str(DATA / "powerpoint-2007-as-ppt.ppt"))
+    assert (slide.page, slide.heading) == (1, "Embedded Objects")
+    assert slide.text == ("Embedded Objects\n\nThis slide contains an embedded object\n"
+                          "It is a simple harmless ASCII text file")
+
+
+def test_slides_in_order_with_titles_text_boxes_and_notes(tmp_path: Path) -> None:
+    path = tmp_path / "results.ppt"
+    path.write_bytes(powerpoint_document([
+        {"title": "Quarterly results", "body": "Revenue grew 12%\rCosts fell", "box": "Source: finance team",
+         "notes": "Mention the new office in Lyon."},
+        {"title": "Next steps", "body": "Hire two engineers"},
+        {"box": "Thank you \u2014 questions?"},
+    ]))
+    slides = parse_file(str(path))
+    # The slide records are stored last first: only the persist directory gives this order.
+    assert [(s.page, s.heading) for s in slides] == [(1, "Quarterly results"), (2, "Next steps"), (3, "")]
+    assert slides[0].text == ("Quarterly results\n\nRevenue grew 12%\nCosts fell\n\nSource: finance team"
+                              "\n\nNotes: Mention the new office in Lyon.")
+    assert slides[1].text == "Next steps\n\nHire two engineers"
+    assert slides[2].text == "Thank you \u2014 questions?"
+
+
+def test_a_protected_presentation_and_other_names(tmp_path: Path) -> None:
+    enc = tmp_path / "secret.ppt"
+    enc.write_bytes(powerpoint_document([{"title": "Hidden"}], encrypted=True))
+    with pytest.raises(EncryptedFile, match="password-protected PowerPoint file"):
+        parse_file(str(enc))
+    renamed = tmp_path / "old.pptx"  # a .ppt under the new name
+    renamed.write_bytes((DATA / "powerpoint-2007-as-ppt.ppt").read_bytes())
+    assert parse_file(str(renamed))[0].heading == "Embedded Objects"
+    bare = tmp_path / "DECK"
+    bare.write_bytes(renamed.read_bytes())
+    from app.core.parse import sniffed_kind
+
+    assert sniffed_kind(str(bare)) == "ppt" and parse_file(str(bare))[0].heading == "Embedded Objects"
+    cut = tmp_path / "cut.ppt"
+    cut.write_bytes((DATA / "powerpoint-2007-as-ppt.ppt").read_bytes()[:5000])
+    with pytest.raises(DamagedFile):
+        parse_file(str(cut))
