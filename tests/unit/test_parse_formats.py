@@ -465,6 +465,46 @@ def test_pptx_one_section_per_slide(tmp_path: Path) -> None:
     assert "Year | Sales\n2024 | 12" in sections[1].text and "Grouped box" in sections[1].text
 
 
+def _as_variant(src: Path, dest: Path, main_part: str, content_type: str) -> None:
+    """Copy an Office package, giving its main part another content type (what Word and
+    PowerPoint write for macro-enabled files, templates and slide shows)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == "[Content_Types].xml":
+                text = data.decode()
+                start = text.index(f'PartName="{main_part}"')
+                end = text.index("/>", start)
+                old = text[start:end]
+                data = text.replace(old, old[:old.index("ContentType=")] + f'ContentType="{content_type}"').encode()
+            zout.writestr(item, data)
+
+
+def test_macro_enabled_files_templates_and_slide_shows_are_read(tmp_path: Path) -> None:
+    # python-docx and python-pptx refuse them by content type: they were "damaged" (.docm,
+    # .dotx, .dotm, .ppsx, .ppsm, .potx, .potm).
+    from pptx import Presentation
+
+    make_docx(tmp_path / "plain.docx")
+    for ext, ct in (("docm", "application/vnd.ms-word.document.macroEnabled.main+xml"),
+                    ("dotx", "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml"),
+                    ("dotm", "application/vnd.ms-word.template.macroEnabledTemplate.main+xml")):
+        _as_variant(tmp_path / "plain.docx", tmp_path / f"variant.{ext}", "/word/document.xml", ct)
+        assert kind_of(f"x.{ext}") == "docx"
+        assert "Use apt." in texts(parse_file(str(tmp_path / f"variant.{ext}"))), ext
+    prs = Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[5])
+    slide.shapes.title.text = "Kickoff"
+    prs.save(str(tmp_path / "plain.pptx"))
+    for ext, ct in (("ppsx", "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml"),
+                    ("ppsm", "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml"),
+                    ("potx", "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml"),
+                    ("potm", "application/vnd.ms-powerpoint.template.macroEnabled.main+xml")):
+        _as_variant(tmp_path / "plain.pptx", tmp_path / f"variant.{ext}", "/ppt/presentation.xml", ct)
+        assert kind_of(f"x.{ext}") == "pptx"
+        assert [s.heading for s in parse_file(str(tmp_path / f"variant.{ext}"))] == ["Kickoff"], ext
+
+
 # --- ODT -------------------------------------------------------------------------------
 
 def test_odt_headings_paragraphs_tables(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     "csv": ("csv", "csv:parse"),
     "tsv": ("csv", "csv:parse"),
     "tab": ("csv", "csv:parse"),
-    **{e: ("xlsx", "xlsx:parse") for e in ["xlsx", "xlsm", "xltx", "xltm"]},
+    **{e: ("xlsx", "xlsx:parse") for e in ["xlsx", "xlsm", "xltx", "xltm", "xlam"]},
     **{e: ("ods", "ods:parse") for e in ["ods", "ots", "fods"]},
     **{e: ("xls", "xls:parse") for e in ["xls", "xlt"]},
     "pdf": ("pdf", "pdf:parse"),
@@ -81,6 +81,7 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     "ppsm": ("pptx", "pptx:parse"),
     **{e: ("ppt", "ppt:parse") for e in ["ppt", "pps", "pot"]},
     "potx": ("pptx", "pptx:parse"),
+    "potm": ("pptx", "pptx:parse"),
     "odt": ("odt", "odt:parse"),
     "ott": ("odt", "odt:parse"),
     "epub": ("epub", "epub:parse"),
@@ -99,7 +100,8 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     2: frozenset(["xlsx", "xlsm", "xltx", "xltm", "ods", "ots", "fods"]),  # spreadsheets: were skipped
     3: frozenset(["eml", "emlx", "mbox", "mbx", SNIFF]),  # e-mail: was read as plain text
     4: frozenset(["gz", "bz2", "xz"]),  # one compressed document (policy.txt.gz): was skipped
-    5: frozenset(["doc", "dot", "xls", "xlt", "ppt", "pps", "pot"]),  # Office 97-2003: was skipped
+    5: frozenset(["doc", "dot", "xls", "xlt", "ppt", "pps", "pot",  # Office 97-2003: was skipped
+                  "docm", "dotx", "dotm", "ppsx", "ppsm", "potx", "potm", "xlam"]),  # "damaged" variants
 }
 READERS_VERSION = max(READER_CHANGES)
 

@@ -52,12 +52,16 @@ def parse(path: str) -> list[Section]:
         raise EncryptedFile("password-protected Word document",
                             "Remove the password (save a copy without it) to have it indexed.")
     zf = open_zip(io.BytesIO(data), "DOCX")
-    import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    _accept_word_variants()
     try:
         try:
-            document = docx.Document(io.BytesIO(data))
+            # Not docx.Document(): it refuses any content type but a plain DOCX's, so macro-enabled
+            # documents (.docm) and templates (.dotx, .dotm) were "damaged".
+            from docx.package import Package
+
+            document = Package.open(io.BytesIO(data)).main_document_part.document
         except KeyError:
             if _STRICT_DOC not in read_member(zf, "_rels/.rels", "DOCX"):
                 raise
@@ -75,6 +79,22 @@ def parse(path: str) -> list[Section]:
         raise
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors... on bad parts
         raise DamagedFile(f"damaged or truncated DOCX: {describe(exc)}") from None
+
+
+# The main part's content type in a macro-enabled document and in templates: read as a DOCX's.
+_WORD_VARIANTS = (
+    "application/vnd.ms-word.document.macroEnabled.main+xml",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml",
+    "application/vnd.ms-word.template.macroEnabledTemplate.main+xml",
+)
+
+
+def _accept_word_variants() -> None:
+    from docx.opc.part import PartFactory
+    from docx.parts.document import DocumentPart
+
+    for ct in _WORD_VARIANTS:
+        PartFactory.part_type_for.setdefault(ct, DocumentPart)
 
 
 def _read_strict(zf: zipfile.ZipFile) -> list[Section]:

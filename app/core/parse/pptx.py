@@ -30,11 +30,14 @@ def parse(path: str) -> list[Section]:
         raise EncryptedFile("password-protected PowerPoint file",
                             "Remove the password (save a copy without it) to have it indexed.")
     open_zip(io.BytesIO(data), "PPTX")
-    from pptx import Presentation
     from pptx.exc import PackageNotFoundError
+    from pptx.package import Package
 
     try:
-        prs = Presentation(io.BytesIO(data))
+        # Not Presentation(): it refuses slide shows (.ppsx, .ppsm) and templates (.potx, .potm),
+        # whose main part python-pptx reads all the same.
+        _accept_powerpoint_variants()
+        prs = Package.open(io.BytesIO(data)).main_document_part.presentation
     except PackageNotFoundError:
         raise DamagedFile("damaged PPTX: no presentation inside the package") from None
     except Exception as exc:  # KeyError, ValueError, lxml errors... on bad parts
@@ -52,6 +55,21 @@ def parse(path: str) -> list[Section]:
         if section is not None:
             sections.append(section)
     return sections
+
+
+# Macro-enabled slide shows and templates: python-pptx maps the other variants itself.
+_POWERPOINT_VARIANTS = (
+    "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml",
+    "application/vnd.ms-powerpoint.template.macroEnabled.main+xml",
+)
+
+
+def _accept_powerpoint_variants() -> None:
+    from pptx.opc.package import PartFactory
+    from pptx.parts.presentation import PresentationPart
+
+    for ct in _POWERPOINT_VARIANTS:
+        PartFactory.part_type_for.setdefault(ct, PresentationPart)
 
 
 def _slide(slide: Any, number: int) -> Section | None:
