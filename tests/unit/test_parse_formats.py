@@ -54,7 +54,7 @@ def test_kind_of_by_extension_only() -> None:
     assert kind_of("notes.weird-ext") == "text?"
     assert kind_of("x.eml") == "email" and kind_of("x.mbox") == "email" and kind_of("1.emlx") == "email"
     assert {"pdf", "docx", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "ods", "html", "markdown",
-            "text", "email", "doc", "xls", "ppt"} == SUPPORTED_KINDS
+            "text", "email", "doc", "xls", "ppt", "odp"} == SUPPORTED_KINDS
 
 
 def test_extension_table_is_consistent() -> None:
@@ -868,3 +868,69 @@ def test_xls_workbooks_read_like_xlsx_and_exports_that_are_not_really_xls(tmp_pa
     # ...and one without its extension is sniffed.
     bare = write(tmp_path, "BUDGET", path.read_bytes())
     assert kind_of(bare) == "text?" and "Item: Rent" in texts(parse_file(bare))
+
+
+def test_odp_slides_titles_frames_tables_and_notes(tmp_path: Path) -> None:
+    from odf.draw import Frame, G, Page, TextBox
+    from odf.namespaces import PRESENTATIONNS
+    from odf.opendocument import OpenDocumentPresentation
+    from odf.presentation import Notes
+    from odf.style import MasterPage, PageLayout
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentPresentation()
+    layout = PageLayout(name="PL")
+    doc.automaticstyles.addElement(layout)
+    master = MasterPage(name="Default", pagelayoutname=layout)
+    doc.masterstyles.addElement(master)
+
+    def frame(text: str, kind: str = "") -> Frame:
+        f = Frame(width="20cm", height="3cm", x="1cm", y="1cm")
+        if kind:
+            f.setAttrNS(PRESENTATIONNS, "class", kind)
+        box = TextBox()
+        for line in text.split("\n"):
+            box.addElement(P(text=line))
+        f.addElement(box)
+        return f
+
+    p1 = Page(masterpagename=master, name="one")
+    p1.addElement(frame("Quarterly results", "title"))
+    p1.addElement(frame("Revenue grew 12%\nCosts fell", "outline"))
+    p1.addElement(frame("7", "page-number"))
+    group = G()
+    group.addElement(frame("Source: finance team"))
+    p1.addElement(group)
+    notes = Notes()
+    notes.addElement(frame("Mention the office in Lyon.", "notes"))
+    p1.addElement(notes)
+    doc.presentation.addElement(p1)
+    doc.presentation.addElement(Page(masterpagename=master, name="blank"))
+    p3 = Page(masterpagename=master, name="three")
+    p3.addElement(frame("Numbers", "title"))
+    tf = Frame(width="10cm", height="3cm", x="1cm", y="5cm")
+    table = Table()
+    for values in (("Year", "Sales"), ("2024", "12")):
+        row = TableRow()
+        for v in values:
+            cell = TableCell()
+            cell.addElement(P(text=v))
+            row.addElement(cell)
+        table.addElement(row)
+    tf.addElement(table)
+    p3.addElement(tf)
+    doc.presentation.addElement(p3)
+    path = tmp_path / "deck.odp"
+    doc.save(str(path))
+
+    assert kind_of("x.odp") == "odp" and kind_of("x.otp") == "odp" and kind_of("x.fodp") == "odp"
+    sections = parse_file(str(path))
+    assert [(s.page, s.heading) for s in sections] == [(1, "Quarterly results"), (3, "Numbers")]
+    assert sections[0].text == ("Quarterly results\n\nRevenue grew 12%\nCosts fell\n\nSource: finance team"
+                                "\n\nNotes: Mention the office in Lyon.")
+    assert sections[1].text == "Numbers\n\nYear | Sales\n2024 | 12"
+    # Flat XML (.fodp): the same body in one XML file.
+    with zipfile.ZipFile(path) as zf:
+        flat = write(tmp_path, "deck.fodp", zf.read("content.xml").replace(b"document-content", b"document"))
+    assert [(s.page, s.heading) for s in parse_file(flat)] == [(1, "Quarterly results"), (3, "Numbers")]

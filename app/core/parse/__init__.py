@@ -29,7 +29,7 @@ class Section:
 
 SUPPORTED_KINDS: frozenset[str] = frozenset(
     {"pdf", "docx", "doc", "pptx", "odt", "epub", "rtf", "csv", "xlsx", "xls", "ods", "html", "markdown", "text",
-     "email", "ppt"})
+     "email", "ppt", "odp"})
 
 # What an unknown or missing extension maps to: parse_file sniffs the content first.
 SNIFF = "text?"
@@ -84,6 +84,7 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     "potm": ("pptx", "pptx:parse"),
     "odt": ("odt", "odt:parse"),
     "ott": ("odt", "odt:parse"),
+    **{e: ("odp", "odp:parse") for e in ["odp", "otp", "fodp"]},
     "epub": ("epub", "epub:parse"),
     "rtf": ("rtf", "rtf:parse"),
     "eml": ("email", "mail:parse"),
@@ -101,7 +102,8 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     3: frozenset(["eml", "emlx", "mbox", "mbx", SNIFF]),  # e-mail: was read as plain text
     4: frozenset(["gz", "bz2", "xz"]),  # one compressed document (policy.txt.gz): was skipped
     5: frozenset(["doc", "dot", "xls", "xlt", "ppt", "pps", "pot",  # Office 97-2003: was skipped
-                  "docm", "dotx", "dotm", "ppsx", "ppsm", "potx", "potm", "xlam"]),  # "damaged" variants
+                  "docm", "dotx", "dotm", "ppsx", "ppsm", "potx", "potm", "xlam",  # "damaged" variants
+                  "odp", "otp", "fodp"]),  # OpenDocument presentations: were skipped
 }
 READERS_VERSION = max(READER_CHANGES)
 
@@ -139,7 +141,7 @@ for _exts, _reason in (
     ("xlsb", "binary Excel workbook (not supported; save as XLSX)"),
     ("numbers", "Apple Numbers spreadsheet (not supported; export as XLSX or CSV)"),
     ("wps wpd pages", "word-processor format not supported (save as DOCX or PDF)"),
-    ("odp key", "presentation format not supported yet (save as PPTX or PDF)"),
+    ("key", "Apple Keynote presentation (not supported; export it as PPTX or PDF)"),
     ("mobi azw azw3 kfx lit djvu djv xps oxps cbz cbr chm", "e-book or document format not supported yet"),
     ("blend fbx stl 3ds dae glb usdz max ma mb skp dwg dxf step stp iges igs",
      "3D or CAD file (not indexed)"),
