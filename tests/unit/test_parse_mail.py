@@ -144,3 +144,16 @@ def test_signatures_and_inline_logos_are_not_listed_as_attachments(tmp_path: Pat
     assert "image001.png" not in everything and "PGP SIGNATURE" not in everything
     assert "signature.asc" not in everything
     assert any(s.heading == "Invoice 1182 > due.ics" and "Payment due" in s.text for s in sections)
+
+
+def test_messages_deleted_but_still_in_a_mailbox_are_left_out(tmp_path: Path) -> None:
+    # Thunderbird keeps a deleted message in the folder's file, flagged, until it compacts the
+    # folder: searching found mail the user had deleted.
+    kept, deleted, pine = (message(s, f"Body of {s}.") for s in ("Kept", "Deleted", "Pine deleted"))
+    kept["X-Mozilla-Status"] = "0001"  # read
+    deleted["X-Mozilla-Status"] = "0009"  # read + expunged
+    pine["X-Status"] = "D"
+    data = b"".join(b"From - Tue Mar  3 09:15:00 2026\n" + bytes(m) + b"\n" for m in (kept, deleted, pine))
+    path = tmp_path / "Inbox"
+    path.write_bytes(data)
+    assert [s.heading for s in parse_file(str(path))] == ["Kept"]

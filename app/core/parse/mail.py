@@ -52,11 +52,27 @@ def parse_emlx(path: str) -> list[Section]:
 
 
 def parse_mbox(path: str) -> list[Section]:
-    """An mbox file: every message in it, in order."""
+    """An mbox file: every message in it, in order, but those marked deleted."""
     out: list[Section] = []
     for raw in _mbox_messages(path):
-        out.extend(_message_sections(_parse_bytes(raw), 0))
+        msg = _parse_bytes(raw)
+        if not _deleted(msg):
+            out.extend(_message_sections(msg, 0))
     return out
+
+
+def _deleted(msg: Message) -> bool:
+    """A message the user deleted that is still in the file: Thunderbird keeps it, flagged
+    "expunged" in X-Mozilla-Status, until the folder is compacted; Pine and others write
+    "D" in X-Status or Status."""
+    mozilla = msg.get("X-Mozilla-Status")
+    if mozilla:
+        try:
+            if int(str(mozilla).strip(), 16) & 0x0008:
+                return True
+        except ValueError:
+            pass
+    return any("D" in str(msg.get(h) or "") for h in ("X-Status", "Status"))
 
 
 def _mbox_messages(path: str) -> Iterator[bytes]:
