@@ -29,6 +29,8 @@ DEFAULT_IGNORE: tuple[str, ...] = (
     "~$*", "*.swp", "*.swo", "*.swx", "*~", "*.tmp", "*.temp", ".~lock.*", "*.part",
     "*.crdownload", "*.download", "#*#", ".#*", "*.pyc", "*.pyo", "*.o", "*.so", "*.dll",
     "*.exe", "*.class",
+    # Machine-made text with nothing to read: minified bundles, source maps, lock files.
+    "*.min.js", "*.min.css", "*.js.map", "*.css.map", "package-lock.json", "yarn.lock", "pnpm-lock.yaml",
 )
 
 

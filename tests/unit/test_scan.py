@@ -29,7 +29,8 @@ def walk(root: Path, **settings) -> tuple[set[str], dict[str, str]]:
 def test_default_and_user_ignore_rules(tmp_path):
     for rel in ["a.txt", ".git/HEAD", "node_modules/m/index.js", "src/__pycache__/x.pyc", "~$report.docx",
                 "notes.txt.swp", ".~lock.sheet.ods#", "dl.part", "big.crdownload", "build/out.txt",
-                "keep/build.txt", ".hidden.txt", ".config/app.toml", "x.tmp"]:
+                "keep/build.txt", ".hidden.txt", ".config/app.toml", "x.tmp", "site/jquery.min.js",
+                "site/app.js.map", "package-lock.json", "web/yarn.lock"]:
         touch(tmp_path / rel)
     found, _ = walk(tmp_path, ignore=("build/",))
     assert found == {"a.txt", "keep/build.txt"}
