@@ -23,8 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.core.search import FusionParams, Searcher, _hit
-from app.core.types import Hit
+from app.core.search import FusionParams, Searcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +71,8 @@ class ScoreFusionSearcher(Searcher):
         super().__init__(store, embedder, mode, no_vectors_reason,
                          FusionParams(self.fusion.bm25_weight, self.fusion.depth))
 
-    def _fuse(self, bm25: list[dict[str, Any]], vec: list[tuple[dict[str, Any], float]], k: int) -> list[Hit]:
+    def _fuse(self, bm25: list[dict[str, Any]], vec: list[tuple[dict[str, Any], float]],
+              depth: int) -> list[tuple[dict[str, Any], float]]:
         rows: dict[str, dict[str, Any]] = {}
         for r in bm25:
             rows[r["id"]] = r
@@ -80,5 +80,4 @@ class ScoreFusionSearcher(Searcher):
             rows.setdefault(r["id"], r)
         score = fuse_scores([(r["id"], float(r.get("_score", 0.0))) for r in bm25],
                             [(r["id"], float(s)) for r, s in vec], self.fusion)
-        best = sorted(score, key=lambda i: (-score[i], i))[:k]
-        return [_hit(rows[i], score[i]) for i in best]
+        return [(rows[i], score[i]) for i in sorted(score, key=lambda i: (-score[i], i))]
