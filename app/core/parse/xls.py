@@ -36,8 +36,6 @@ def parse(path: str) -> list[Section]:
             raise EncryptedFile("password-protected Excel workbook",
                                 "Remove the password (save a copy without it) to have it indexed.") from None
         raise DamagedFile(f"damaged Excel workbook: {describe(exc)}") from None
-    except NotImplementedError:  # formatting_info on a BIFF version that lacks it
-        book = xlrd.open_workbook(path, on_demand=True)
     except Exception as exc:  # xlrd's compound-document and record errors, struct errors...
         raise DamagedFile(f"damaged Excel workbook: {describe(exc)}") from None
     try:
