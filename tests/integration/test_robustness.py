@@ -132,7 +132,7 @@ def test_a_hanging_parser_is_stopped_and_the_rest_goes_on(tmp_path):
 
 def test_a_parser_stopped_mid_file_leaves_no_temporary_files(tmp_path):
     files = [write(tmp_path / "ok.txt", "document"), write(tmp_path / "hang.txt", "never finishes")]
-    with _pool("tests.helpers.parsers:hang_holding_a_temp_file", timeout=2) as pool:
+    with _pool("tests.helpers.parsers:hang_holding_a_temp_file", timeout=5) as pool:
         out = dict(pool.map((f.name, str(f)) for f in files))
     assert out["hang.txt"].reason == "timed out"
     temp = Path(str(tmp_path / "hang.txt") + ".where").read_text()

@@ -115,3 +115,28 @@ def test_the_walk_skips_exactly_what_pathspec_would(tmp_path):
             subdirs[:] = [s for s in subdirs if not spec.match_file(rel_dir + s + "/")]
             expected += [os.path.join(dirpath, f) for f in files if not spec.match_file(rel_dir + f)]
         assert found == sorted(expected), extra
+
+
+def test_the_name_matcher_agrees_with_pathspec_on_any_name():
+    # Plain names and "*.ext" endings are judged by a set and str.endswith, the rest by a
+    # regex: all must say what pathspec says, for files ("x") and folders ("x/").
+    import random
+
+    import pathspec
+
+    from app.core.config import DEFAULT_IGNORE
+    from app.core.scan import name_matcher
+
+    pieces = ["a", "b", ".", "~", "$", "#", "-", "min", "js", "map", "tmp", "swp", "part", "git", "lock", "Trash",
+              "DS_Store", "Thumbs", "db", "node_modules", "json", "package", "yarn", "log", "md", "ü", " "]
+    rng = random.Random(3)
+    names = [".DS_Store", "Thumbs.db", "package-lock.json", "yarn.lock", "x.min.js", "x.js.map", ".git", "venv",
+             "a.log", "a.md", "notes.md~", ".~lock.x#", "~$x", "x.tmp", "X.TMP", ".Trash-1000", "$RECYCLE.BIN"]
+    names += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 5))) for _ in range(3000)]
+    for extra in ([], ["*.log", "build/", "Secret Notes.md", "*[0-9].txt", "draft?.md"]):
+        spec = pathspec.PathSpec.from_lines("gitignore", [*DEFAULT_IGNORE, *extra])
+        match = name_matcher(spec)
+        assert match is not None
+        for name in names:
+            for entry in (name, name + "/"):
+                assert match(entry) == spec.match_file(entry), (extra, entry)
