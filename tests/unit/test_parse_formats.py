@@ -465,6 +465,22 @@ def test_pptx_one_section_per_slide(tmp_path: Path) -> None:
     assert "Year | Sales\n2024 | 12" in sections[1].text and "Grouped box" in sections[1].text
 
 
+def odf_table(rows: tuple[tuple[str, ...], ...]) -> object:
+    """An OpenDocument table of text cells (odfpy), for the ODT and ODP tests."""
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    table = Table()
+    for values in rows:
+        row = TableRow()
+        for v in values:
+            cell = TableCell()
+            cell.addElement(P(text=v))
+            row.addElement(cell)
+        table.addElement(row)
+    return table
+
+
 def _as_variant(src: Path, dest: Path, main_part: str, content_type: str) -> None:
     """Copy an Office package, giving its main part another content type (what Word and
     PowerPoint write for macro-enabled files, templates and slide shows)."""
@@ -509,7 +525,7 @@ def test_macro_enabled_files_templates_and_slide_shows_are_read(tmp_path: Path) 
 
 def test_odt_headings_paragraphs_tables(tmp_path: Path) -> None:
     from odf.opendocument import OpenDocumentText
-    from odf.table import Table, TableCell, TableColumn, TableRow
+    from odf.table import TableColumn
     from odf.text import H, P, S, Tab
 
     doc = OpenDocumentText()
@@ -521,15 +537,8 @@ def test_odt_headings_paragraphs_tables(tmp_path: Path) -> None:
     p.addText("end")
     doc.text.addElement(p)
     doc.text.addElement(H(outlinelevel=2, text="Part"))
-    table = Table()
-    table.addElement(TableColumn(numbercolumnsrepeated=2))
-    for values in (("A", "B"), ("C", "D")):
-        row = TableRow()
-        for v in values:
-            cell = TableCell()
-            cell.addElement(P(text=v))
-            row.addElement(cell)
-        table.addElement(row)
+    table = odf_table((("A", "B"), ("C", "D")))
+    table.insertBefore(TableColumn(numbercolumnsrepeated=2), table.firstChild)
     doc.text.addElement(table)
     path = tmp_path / "doc.odt"
     doc.save(str(path))
@@ -876,7 +885,6 @@ def test_odp_slides_titles_frames_tables_and_notes(tmp_path: Path) -> None:
     from odf.opendocument import OpenDocumentPresentation
     from odf.presentation import Notes
     from odf.style import MasterPage, PageLayout
-    from odf.table import Table, TableCell, TableRow
     from odf.text import P
 
     doc = OpenDocumentPresentation()
@@ -910,15 +918,7 @@ def test_odp_slides_titles_frames_tables_and_notes(tmp_path: Path) -> None:
     p3 = Page(masterpagename=master, name="three")
     p3.addElement(frame("Numbers", "title"))
     tf = Frame(width="10cm", height="3cm", x="1cm", y="5cm")
-    table = Table()
-    for values in (("Year", "Sales"), ("2024", "12")):
-        row = TableRow()
-        for v in values:
-            cell = TableCell()
-            cell.addElement(P(text=v))
-            row.addElement(cell)
-        table.addElement(row)
-    tf.addElement(table)
+    tf.addElement(odf_table((("Year", "Sales"), ("2024", "12"))))
     p3.addElement(tf)
     doc.presentation.addElement(p3)
     path = tmp_path / "deck.odp"

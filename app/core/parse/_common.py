@@ -281,6 +281,26 @@ def declared_charset(head: bytes) -> str | None:
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
+def read_ole(path: str, label: str, needed: str, optional: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """The streams ``needed`` and those of ``optional`` that exist, read whole from an OLE
+    compound file (a Word, Excel or PowerPoint 97-2003 file). DamagedFile if it cannot be
+    read; UnsupportedFile if ``needed`` is not there (another program's OLE file)."""
+    import olefile
+
+    try:
+        ole = olefile.OleFileIO(path)
+    except OSError as exc:
+        raise DamagedFile(f"damaged {label}: {describe(exc)}") from None
+    try:
+        if not ole.exists(needed):
+            raise UnsupportedFile(f"an OLE file with no {needed} stream (not a {label})")
+        return {name: ole.openstream(name).read() for name in (needed, *optional) if ole.exists(name)}
+    except OSError as exc:
+        raise DamagedFile(f"damaged {label}: {describe(exc)}") from None
+    finally:
+        ole.close()
+
+
 def ole_kind(path: str) -> str | None:
     """"doc", "xls" or "ppt" for a Word, Excel or PowerPoint 97-2003 file (an OLE compound
     file), by the streams in it; None for any other OLE file (Outlook, an installer...)."""

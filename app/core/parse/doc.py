@@ -16,11 +16,10 @@ other programs save them so); those are read as what they are. Word 6 and 95 fil
 from __future__ import annotations
 
 import struct
-from typing import Any
 
 from app.core.errors import DamagedFile, EncryptedFile, UnsupportedFile
 from app.core.parse import Section
-from app.core.parse._common import OLE_MAGIC, clean_prose, describe
+from app.core.parse._common import OLE_MAGIC, clean_prose, describe, read_ole
 
 _W_IDENT = 0xA5EC
 _F_ENCRYPTED, _F_WHICH_TABLE, _F_OBFUSCATED, _F_COMPLEX = 0x0100, 0x0200, 0x8000, 0x0004
@@ -41,21 +40,11 @@ def parse(path: str) -> list[Section]:
         head = f.read(8)
     if not head.startswith(OLE_MAGIC):
         return _not_really_doc(path, head)
-    import olefile
-
+    streams = read_ole(path, "Word document", "WordDocument", ("0Table", "1Table"))
     try:
-        ole = olefile.OleFileIO(path)
-    except OSError as exc:
+        text = _text(streams)
+    except (struct.error, IndexError, ValueError) as exc:
         raise DamagedFile(f"damaged Word document: {describe(exc)}") from None
-    try:
-        if not ole.exists("WordDocument"):
-            raise UnsupportedFile("an OLE file without Word text (not a Word document)")
-        word = ole.openstream("WordDocument").read()
-        text = _text(ole, word)
-    except (struct.error, IndexError, ValueError, OSError) as exc:
-        raise DamagedFile(f"damaged Word document: {describe(exc)}") from None
-    finally:
-        ole.close()
     text = clean_prose(_drop_field_codes(_tables(text)).translate(_NOISE))
     return [Section(text, None)] if text else []
 
@@ -77,7 +66,8 @@ def _not_really_doc(path: str, head: bytes) -> list[Section]:
     raise DamagedFile("not a Word document (no Word, RTF or HTML content)")
 
 
-def _text(ole: Any, word: bytes) -> str:
+def _text(streams: dict[str, bytes]) -> str:
+    word = streams["WordDocument"]
     ident, nfib = struct.unpack_from("<HH", word, 0)
     if ident != _W_IDENT:
         raise DamagedFile("damaged Word document (no Word header)")
@@ -100,9 +90,9 @@ def _text(ole: Any, word: bytes) -> str:
         raise DamagedFile("damaged Word document (no piece table)")
     fc_clx, lcb_clx = struct.unpack_from("<II", word, pos + 2 + 8 * _CLX)
     table_name = "1Table" if flags & _F_WHICH_TABLE else "0Table"
-    if not ole.exists(table_name):
+    table = streams.get(table_name)
+    if table is None:
         raise DamagedFile(f"damaged Word document (no {table_name} stream)")
-    table = ole.openstream(table_name).read()
     pieces = _piece_table(table[fc_clx:fc_clx + lcb_clx])
     # The parts' text is stored one after another in CP order: main, footnotes, headers, ...
     parts: list[tuple[int, int]] = []

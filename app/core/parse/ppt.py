@@ -14,9 +14,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from app.core.errors import DamagedFile, EncryptedFile, UnsupportedFile
+from app.core.errors import DamagedFile, EncryptedFile
 from app.core.parse import Section
-from app.core.parse._common import OLE_MAGIC, clean_prose, describe
+from app.core.parse._common import OLE_MAGIC, clean_prose, describe, read_ole
 
 _DOCUMENT, _SLIDE, _NOTES, _SLIDE_ATOM = 0x03E8, 0x03EE, 0x03F0, 0x03EF
 _SLIDE_LIST, _PERSIST_ATOM, _USER_EDIT, _PERSIST_DIR = 0x0FF0, 0x03F3, 0x0FF5, 0x1772
@@ -37,21 +37,8 @@ def parse(path: str) -> list[Section]:
 
             return pptx.parse(path)
         raise DamagedFile("not a PowerPoint file (no PowerPoint or PPTX content)")
-    import olefile
-
-    try:
-        ole = olefile.OleFileIO(path)
-    except OSError as exc:
-        raise DamagedFile(f"damaged PowerPoint file: {describe(exc)}") from None
-    try:
-        if not ole.exists("PowerPoint Document"):
-            raise UnsupportedFile("an OLE file without PowerPoint slides (not a PowerPoint file)")
-        doc = ole.openstream("PowerPoint Document").read()
-        user = ole.openstream("Current User").read() if ole.exists("Current User") else b""
-    except OSError as exc:
-        raise DamagedFile(f"damaged PowerPoint file: {describe(exc)}") from None
-    finally:
-        ole.close()
+    streams = read_ole(path, "PowerPoint file", "PowerPoint Document", ("Current User",))
+    doc, user = streams["PowerPoint Document"], streams.get("Current User", b"")
     if len(user) >= 20 and struct.unpack_from("<I", user, 12)[0] == _ENCRYPTED_TOKEN:
         raise EncryptedFile("password-protected PowerPoint file",
                             "Remove the password (save a copy without it) to have it indexed.")
