@@ -19,7 +19,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def test_a_document_word_saved_is_read() -> None:
-    assert kind_of("x.doc") == "doc" and kind_of("template.dot") == "doc"
+    assert kind_of("x.doc") == "doc"
     [section] = parse_file(str(DATA / "word97-saved-by-word.doc"))
     assert section.text == "Test OLE file, saved as Word 97-2003 Document."
 
@@ -107,7 +107,7 @@ def test_an_old_office_file_under_a_new_name_is_read_and_an_encrypted_one_is_sai
 
 
 def test_a_presentation_powerpoint_saved_is_read() -> None:
-    assert kind_of("x.ppt") == "ppt" and kind_of("x.pps") == "ppt" and kind_of("x.pot") == "ppt"
+    assert kind_of("x.ppt") == "ppt" and kind_of("x.pps") == "ppt"
     [slide] = parse_file(str(DATA / "powerpoint-2007-as-ppt.ppt"))
     assert (slide.page, slide.heading) == (1, "Embedded Objects")
     assert slide.text == ("Embedded Objects\n\nThis slide contains an embedded object\n"
@@ -148,3 +148,24 @@ def test_a_protected_presentation_and_other_names(tmp_path: Path) -> None:
     cut.write_bytes((DATA / "powerpoint-2007-as-ppt.ppt").read_bytes()[:5000])
     with pytest.raises(DamagedFile):
         parse_file(str(cut))
+
+
+def test_dot_and_pot_files_are_read_by_what_they_hold(tmp_path: Path) -> None:
+    # ".dot" is a Word template or a Graphviz graph, ".pot" a PowerPoint template or a gettext
+    # catalogue template: mapped to the Office readers, the text ones failed as "damaged".
+    from app.core.parse import sniffed_kind
+
+    assert kind_of("graph.dot") == "text?" and kind_of("messages.pot") == "text?"
+    graph = tmp_path / "deps.dot"
+    graph.write_text('digraph deps { "parser" -> "indexer" [label="feeds"]; }\n')
+    catalogue = tmp_path / "messages.pot"
+    catalogue.write_text('msgid "Open the library"\nmsgstr ""\n')
+    word = tmp_path / "letter.dot"
+    word.write_bytes((DATA / "word97-saved-by-word.doc").read_bytes())
+    slides = tmp_path / "deck.pot"
+    slides.write_bytes((DATA / "powerpoint-2007-as-ppt.ppt").read_bytes())
+    assert '"parser" -> "indexer"' in parse_file(str(graph))[0].text and sniffed_kind(str(graph)) == "text"
+    assert 'msgid "Open the library"' in parse_file(str(catalogue))[0].text
+    assert parse_file(str(word))[0].text == "Test OLE file, saved as Word 97-2003 Document."
+    assert sniffed_kind(str(word)) == "doc"
+    assert parse_file(str(slides))[0].heading == "Embedded Objects" and sniffed_kind(str(slides)) == "ppt"

@@ -49,11 +49,13 @@ _PLAIN_TEXT = (
     "textile wiki mediawiki creole pod man nfo diz 1st me json jsonc json5 jsonl ndjson geojson yaml "
     "yml toml ini cfg conf config properties prop env editorconfig xml xsd xsl xslt dtd rng rnc wsdl "
     "xaml xul rss atom opml kml gpx plist srt vtt sbv ass ssa lrc diff patch csproj vbproj fsproj "
-    "vcxproj sln props targets pom resx manifest mf in am ac m4 po pot ics vcf todo "
+    "vcxproj sln props targets pom resx manifest mf in am ac m4 po ics vcf todo "
     "info changelog license authors readme gitignore gitattributes dockerignore npmignore htaccess lock "
     "sum mod"
 )
 
+# Not in the table below, so the content decides (``SNIFF``): ".dot" is a Word template or a
+# Graphviz graph, ".pot" a PowerPoint template or a gettext catalogue template.
 # extension -> (kind, "module:function"). The one table of what Quire reads.
 _EXTENSIONS: dict[str, tuple[str, str]] = {
     **{e: ("text", "text:parse") for e in (_SOURCE_CODE + " " + _PLAIN_TEXT).split()},
@@ -71,7 +73,6 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     "pdf": ("pdf", "pdf:parse"),
     "docx": ("docx", "docx:parse"),
     "doc": ("doc", "doc:parse"),
-    "dot": ("doc", "doc:parse"),
     "docm": ("docx", "docx:parse"),
     "dotx": ("docx", "docx:parse"),
     "dotm": ("docx", "docx:parse"),
@@ -79,7 +80,7 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     "pptm": ("pptx", "pptx:parse"),
     "ppsx": ("pptx", "pptx:parse"),
     "ppsm": ("pptx", "pptx:parse"),
-    **{e: ("ppt", "ppt:parse") for e in ["ppt", "pps", "pot"]},
+    **{e: ("ppt", "ppt:parse") for e in ["ppt", "pps"]},
     "potx": ("pptx", "pptx:parse"),
     "potm": ("pptx", "pptx:parse"),
     "odt": ("odt", "odt:parse"),
