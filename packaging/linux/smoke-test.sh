@@ -14,7 +14,9 @@
 #   3. quire index <docs>                     a first run offline with no settings (keyword search
 #                                             at least; the bundled model if there is one), then
 #                                             text, Markdown, PDF (PDFium), DOCX and XLSX through the
-#                                             parse workers with embeddings, and a Chinese note
+#                                             parse workers with embeddings, a Chinese note, Office
+#                                             97 files (.doc, .xls, .ppt: olefile, xlrd), an e-mail
+#                                             with a PDF attached and a .txt.gz
 #   4. quire search ...                       each document is found by its own words (the Chinese
 #                                             one by a word inside a sentence: ICU's word breaks)
 #   5. quire (no arguments) under Xvfb        time until the window is visible; screenshot; a
