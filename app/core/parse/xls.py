@@ -9,6 +9,7 @@ as what they are.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -48,7 +49,8 @@ def parse(path: str) -> list[Section]:
             except Exception as exc:  # one damaged sheet costs that sheet's rows, not the workbook
                 raise DamagedFile(f"damaged Excel workbook: sheet {i + 1}: {describe(exc)}") from None
             finally:
-                book.unload_sheet(i)
+                with contextlib.suppress(Exception):  # a sheet that never loaded has nothing to free
+                    book.unload_sheet(i)
         return out
     finally:
         book.release_resources()
