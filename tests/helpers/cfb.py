@@ -5,16 +5,19 @@ to the 4,096-byte mini-stream cutoff so every stream lives in ordinary sectors."
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
+from datetime import datetime
 
 SECTOR = 512
 END, FREE, FAT_SECT, NO_STREAM = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
 
 
 def compound_file(streams: dict[str, bytes]) -> bytes:
+    """A compound file holding ``streams``; a name with "/" puts the stream in storages
+    ("__attach_version1.0_#00000000/__substg1.0_3707001F")."""
     streams = {name: data + b"\0" * max(0, 4096 - len(data)) for name, data in streams.items()}
     sectors: list[bytes] = []
     fat: list[int] = []
-    starts: dict[str, int] = {}
 
     def chain(data: bytes) -> int:
         first = len(sectors)
@@ -24,13 +27,38 @@ def compound_file(streams: dict[str, bytes]) -> bytes:
             fat.append(first + i + 1 if i < n - 1 else END)
         return first
 
-    for name, data in streams.items():
-        starts[name] = chain(data)
-    entries = [_dir_entry("Root Entry", 5, child=1 if streams else NO_STREAM, start=END, size=0)]
-    names = list(streams)
-    for i, name in enumerate(names):
-        right = i + 2 if i + 1 < len(names) else NO_STREAM  # a right-leaning chain of siblings
-        entries.append(_dir_entry(name, 2, right=right, start=starts[name], size=len(streams[name])))
+    # The tree: every storage's children, in the order first seen.
+    children: dict[str, list[str]] = {"": []}
+    for name in streams:
+        parts = name.split("/")
+        for i in range(len(parts)):
+            parent, path = "/".join(parts[:i]), "/".join(parts[:i + 1])
+            if path not in children.get(parent, []):
+                children.setdefault(parent, []).append(path)
+            if i < len(parts) - 1:
+                children.setdefault(path, [])
+    ids = {"": 0}
+    order = [""]
+    for path in (p for p in _walk_tree(children, "")):
+        ids[path] = len(order)
+        order.append(path)
+    starts = {name: chain(data) for name, data in streams.items()}
+    entries = []
+    for path in order:
+        kids = children.get(path, [])
+        child = ids[kids[0]] if kids else NO_STREAM
+        if path == "":
+            entries.append(_dir_entry("Root Entry", 5, child=child, start=END, size=0))
+            continue
+        parent = path.rsplit("/", 1)[0] if "/" in path else ""
+        siblings = children[parent]
+        i = siblings.index(path)
+        right = ids[siblings[i + 1]] if i + 1 < len(siblings) else NO_STREAM  # a right-leaning chain
+        name = path.rsplit("/", 1)[-1]
+        if path in streams:
+            entries.append(_dir_entry(name, 2, right=right, start=starts[path], size=len(streams[path])))
+        else:
+            entries.append(_dir_entry(name, 1, right=right, child=child, start=0, size=0))
     directory = b"".join(entries)
     dir_start = chain(directory.ljust(-(-len(directory) // SECTOR) * SECTOR, b"\0"))
     n_fat = 1
@@ -48,6 +76,12 @@ def compound_file(streams: dict[str, bytes]) -> bytes:
               + struct.pack("<IIIIIIIII", 0, n_fat, dir_start, 0, 4096, END, 0, END, 0)
               + struct.pack("<109I", *difat))
     return header + b"".join(sectors)
+
+
+def _walk_tree(children: dict[str, list[str]], path: str) -> Iterator[str]:
+    for kid in children.get(path, []):
+        yield kid
+        yield from _walk_tree(children, kid)
 
 
 def _dir_entry(name: str, kind: int, *, child: int = NO_STREAM, right: int = NO_STREAM, start: int, size: int) -> bytes:
@@ -143,3 +177,36 @@ def powerpoint_document(slides: list[dict[str, str]], *, encrypted: bool = False
     token = 0xF3D1C4DF if encrypted else 0xE391C05F
     user = _rec(0x0FF6, struct.pack("<IIIHHBBH", 0x14, token, edit_at, 3, 0x03F4, 3, 0, 0) + b"ana")
     return compound_file({"PowerPoint Document": bytes(stream), "Current User": user})
+
+
+def outlook_message(props: dict[int, str], *, sent: datetime | None = None, html: bytes | None = None,
+                    attachments: tuple[tuple[str, bytes], ...] = (),
+                    embedded: dict[int, str] | None = None) -> bytes:
+    """A .msg as Outlook saves it ([MS-OXMSG]): each text property a UTF-16 stream
+    ``__substg1.0_<id>001F``, the send time in ``__properties_version1.0``, attachments in
+    storages of their own, and ``embedded`` (an attached message's properties) in one."""
+    streams: dict[str, bytes] = {}
+
+    def texts(prefix: str, values: dict[int, str]) -> None:
+        for pid, text in values.items():
+            streams[f"{prefix}__substg1.0_{pid:04X}001F"] = text.encode("utf-16-le")
+
+    texts("", props)
+    entries = b""
+    if sent is not None:
+        ticks = int((sent - datetime(1601, 1, 1, tzinfo=sent.tzinfo)).total_seconds() * 10_000_000)
+        entries = struct.pack("<HHIQ", 0x0040, 0x0039, 2, ticks)
+    streams["__properties_version1.0"] = b"\0" * 32 + entries
+    if html is not None:
+        streams["__substg1.0_10130102"] = html
+    for i, (name, data) in enumerate(attachments):
+        at = f"__attach_version1.0_#{i:08X}/"
+        texts(at, {0x3707: name})
+        streams[at + "__substg1.0_37010102"] = data
+        streams[at + "__properties_version1.0"] = b"\0" * 8
+    if embedded is not None:
+        at = f"__attach_version1.0_#{len(attachments):08X}/"
+        streams[at + "__properties_version1.0"] = b"\0" * 8
+        texts(at + "__substg1.0_3701000D/", embedded)
+        streams[at + "__substg1.0_3701000D/__properties_version1.0"] = b"\0" * 24
+    return compound_file(streams)

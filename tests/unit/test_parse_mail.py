@@ -7,6 +7,8 @@ from __future__ import annotations
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+
 from app.core.parse import kind_of, parse_file, sniffed_kind
 from tests.unit.test_parse_formats import make_pdf
 
@@ -157,3 +159,54 @@ def test_messages_deleted_but_still_in_a_mailbox_are_left_out(tmp_path: Path) ->
     path = tmp_path / "Inbox"
     path.write_bytes(data)
     assert [s.heading for s in parse_file(str(path))] == ["Kept"]
+
+
+def test_outlook_msg_is_read_like_an_eml(tmp_path: Path) -> None:
+    # Outlook saves a dragged message as .msg: it was skipped as "not supported".
+    from datetime import UTC, datetime
+
+    from tests.helpers.cfb import outlook_message
+
+    assert kind_of("x.msg") == "email"
+    path = tmp_path / "visit.msg"
+    path.write_bytes(outlook_message(
+        {0x0037: "Boiler service visit", 0x0C1A: "Ana Díaz", 0x0C1F: "ana@example.org", 0x0E04: "Household",
+         0x1000: "The engineer comes on Tuesday at 9.\r\nPlease leave the side gate open."},
+        sent=datetime(2026, 3, 3, 9, 15, tzinfo=UTC),
+        attachments=(("visit.pdf", make_pdf(["Visit checklist: flue, pressure, valves"])),
+                     ("logo.png", b"\x89PNG\r\n\x1a\n" + bytes(50))),
+        embedded={0x0037: "Original booking", 0x1000: "Booked for the first week of March."}))
+    sections = parse_file(str(path))
+    assert [(s.heading, s.page) for s in sections] == [
+        ("Boiler service visit", None), ("Boiler service visit > visit.pdf", 1),
+        ("Boiler service visit > Original booking", None)]
+    body = sections[0].text
+    assert body.startswith("From: Ana Díaz <ana@example.org>\nTo: Household\nDate: Tue, 03 Mar 2026 09:15:00")
+    assert "Please leave the side gate open." in body and body.endswith("Attachments: logo.png")
+    assert sections[1].text == "Visit checklist: flue, pressure, valves"
+    assert "Booked for the first week of March." in sections[2].text
+    # An HTML-only message, and a .msg inside an .eml.
+    html = tmp_path / "news.msg"
+    html.write_bytes(outlook_message({0x0037: "Newsletter"}, html=b"<p>Spring <b>sale</b></p><script>x()</script>"))
+    [section] = parse_file(str(html))
+    assert section.text.endswith("Spring sale") and "x()" not in section.text
+    outer = message("Fwd: visit", "See the Outlook message.", attachments=(
+        ("visit.msg", "application/vnd.ms-outlook", path.read_bytes()),))
+    eml = tmp_path / "fwd.eml"
+    eml.write_bytes(bytes(outer))
+    assert ("Fwd: visit > visit.msg > Boiler service visit > visit.pdf", 1) in [
+        (s.heading, s.page) for s in parse_file(str(eml))]
+
+
+def test_a_msg_that_is_text_or_damaged(tmp_path: Path) -> None:
+    from app.core.errors import DamagedFile
+
+    catalogue = tmp_path / "strings.msg"  # other programs' message catalogues use the name too
+    catalogue.write_text("$set 1\n1 Cannot open the file\n")
+    assert "Cannot open the file" in parse_file(str(catalogue))[0].text
+    from tests.helpers.cfb import outlook_message
+
+    cut = tmp_path / "cut.msg"
+    cut.write_bytes(outlook_message({0x0037: "x" * 3000, 0x1000: "y" * 9000})[:3000])
+    with pytest.raises(DamagedFile):
+        parse_file(str(cut))

@@ -92,6 +92,7 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     "emlx": ("email", "mail:parse_emlx"),
     "mbox": ("email", "mail:parse_mbox"),
     "mbx": ("email", "mail:parse_mbox"),
+    "msg": ("email", "msg:parse"),
 }
 
 # When Quire starts reading a format differently, its extensions go under a new number: a
@@ -104,7 +105,7 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     4: frozenset(["gz", "bz2", "xz"]),  # one compressed document (policy.txt.gz): was skipped
     5: frozenset(["doc", "dot", "xls", "xlt", "ppt", "pps", "pot",  # Office 97-2003: was skipped
                   "docm", "dotx", "dotm", "ppsx", "ppsm", "potx", "potm", "xlam",  # "damaged" variants
-                  "odp", "otp", "fodp"]),  # OpenDocument presentations: were skipped
+                  "odp", "otp", "fodp", "msg"]),  # OpenDocument slides, Outlook messages: were skipped
 }
 READERS_VERSION = max(READER_CHANGES)
 

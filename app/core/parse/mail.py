@@ -198,28 +198,46 @@ def _charset(part: Message) -> str | None:
 
 
 def _message_sections(msg: Message, depth: int, parent: str = "") -> list[Section]:
-    subject = _header(msg, "Subject") or "(no subject)"
-    heading = f"{parent} > {subject}" if parent else subject
-    head = "\n".join(f"{name}: {value}" for name in _HEADERS if (value := _header(msg, name)))
+    subject = _header(msg, "Subject")
+    fields = [(name, _header(msg, name)) for name in _HEADERS]
     body_parts: list[Message] = []
     files: list[Message] = []
     _walk(msg, body_parts, files)
     body = "\n\n".join(t for t in map(_part_text, body_parts) if t)
-    attached: list[Section] = []
-    unread: list[str] = []
+    heading = message_heading(subject, parent)
+    attachments: list[tuple[str, list[Section], str]] = []
+    inner: list[Section] = []
     for part in files:
         name = _filename(part)
         if part.get_content_type() == "message/rfc822":
-            inner = part.get_payload()
-            if isinstance(inner, list) and inner and isinstance(inner[0], Message) and depth < MAX_DEPTH:
-                attached.extend(_message_sections(inner[0], depth + 1, heading))
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message) and depth < MAX_DEPTH:
+                inner.extend(_message_sections(payload[0], depth + 1, heading))
             continue
-        sections, why = _read_attachment(part, name, depth)
+        sections, why = read_attachment(name, part.get_payload(decode=True), _charset(part), depth)
+        attachments.append((name or part.get_content_type(), sections, why))
+    return message(subject, fields, body, attachments, parent) + inner
+
+
+def message_heading(subject: str, parent: str = "") -> str:
+    subject = subject or "(no subject)"
+    return f"{parent} > {subject}" if parent else subject
+
+
+def message(subject: str, fields: list[tuple[str, str]], body: str,
+            attachments: list[tuple[str, list[Section], str]], parent: str = "") -> list[Section]:
+    """A message's sections: its header lines and body under its subject, then each readable
+    attachment's sections under "Subject > name"; the unreadable ones named in the body.
+    ``attachments``: (name, its sections, why not read when it has none)."""
+    heading = message_heading(subject, parent)
+    head = "\n".join(f"{name}: {value}" for name, value in fields if value)
+    attached: list[Section] = []
+    unread: list[str] = []
+    for name, sections, why in attachments:
         if sections:
-            label = name or part.get_content_type()
-            attached.extend(Section(s.text, s.page, " > ".join(x for x in (heading, label, s.heading) if x))
+            attached.extend(Section(s.text, s.page, " > ".join(x for x in (heading, name, s.heading) if x))
                             for s in sections)
-        elif name:
+        elif name and "/" not in name:  # a content type stands in for a missing name: not worth naming
             unread.append(f"{name} ({why})" if why else name)
     if unread:
         body = f"{body}\n\nAttachments: {', '.join(unread)}"
@@ -237,16 +255,15 @@ def _filename(part: Message) -> str:
     return os.path.basename(name.replace("\\", "/")).strip()
 
 
-def _read_attachment(part: Message, name: str, depth: int) -> tuple[list[Section], str]:
+def read_attachment(name: str, payload: object, charset: str | None, depth: int) -> tuple[list[Section], str]:
     """Sections of an attachment Quire can read, else ([], why not in a few words)."""
     kind = kind_of_name(name) if name else None
     if kind is None or kind == "text?":
         return [], ""
-    payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes) or not payload:
         return [], "empty"
     if kind in ("text", "markdown"):
-        text = clean_prose(decode_bytes(payload, _charset(part)))
+        text = clean_prose(decode_bytes(payload, charset))
         return ([Section(text, None)] if text else []), ""
     if kind == "html":
         from app.core.parse.html import parse_html
@@ -257,6 +274,10 @@ def _read_attachment(part: Message, name: str, depth: int) -> tuple[list[Section
         # attached as a file inside a message attached as a file...
         if depth >= MAX_DEPTH:
             return [], "nested too deep"
+        if name.lower().endswith(".msg"):
+            from app.core.parse import msg
+
+            return msg.parse_data(payload, depth + 1), ""
         return _message_sections(_parse_bytes(payload), depth + 1), ""
     # The other parsers read a path: hand them a private temporary copy.
     from app.core.parse import parse_file

@@ -101,8 +101,6 @@ def parse_unknown(path: str) -> list[Section]:
         reason = binary_reason(head)
         if reason:
             if head.startswith(OLE_MAGIC):
-                if path.lower().endswith(".msg"):
-                    raise UnsupportedFile("Outlook message (not supported; save it as .eml)")
                 from app.core.parse import doc, ppt, xls
                 from app.core.parse._common import ole_kind
 
