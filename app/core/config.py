@@ -31,6 +31,11 @@ DEFAULT_IGNORE: tuple[str, ...] = (
     "*.exe", "*.class",
     # Machine-made text with nothing to read: minified bundles, source maps, lock files.
     "*.min.js", "*.min.css", "*.js.map", "*.css.map", "package-lock.json", "yarn.lock", "pnpm-lock.yaml",
+    # macOS packages: folders the Finder shows as one file (apps, photo and media libraries with
+    # 100,000s of thumbnails and databases, iWork documents Quire cannot read).
+    "*.app/", "*.photoslibrary/", "*.photolibrary/", "*.aplibrary/", "*.musiclibrary/", "*.tvlibrary/",
+    "*.imovielibrary/", "*.fcpbundle/", "*.logicx/", "*.band/", "*.lrdata/", "*.framework/",
+    "*.xcodeproj/", "*.xcworkspace/", "*.pages/", "*.numbers/", "*.key/",
 )
 
 

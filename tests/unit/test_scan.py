@@ -30,10 +30,12 @@ def test_default_and_user_ignore_rules(tmp_path):
     for rel in ["a.txt", ".git/HEAD", "node_modules/m/index.js", "src/__pycache__/x.pyc", "~$report.docx",
                 "notes.txt.swp", ".~lock.sheet.ods#", "dl.part", "big.crdownload", "build/out.txt",
                 "keep/build.txt", ".hidden.txt", ".config/app.toml", "x.tmp", "site/jquery.min.js",
-                "site/app.js.map", "package-lock.json", "web/yarn.lock"]:
+                "site/app.js.map", "package-lock.json", "web/yarn.lock",
+                "Photos Library.photoslibrary/database/Photos.sqlite.lock", "Safari.app/Contents/Info.plist",
+                "Report.pages/Metadata/Properties.plist", "notes.app.txt"]:
         touch(tmp_path / rel)
     found, _ = walk(tmp_path, ignore=("build/",))
-    assert found == {"a.txt", "keep/build.txt"}
+    assert found == {"a.txt", "keep/build.txt", "notes.app.txt"}  # a file named like a package is a file
     found, _ = walk(tmp_path, hidden=True)
     assert ".hidden.txt" in found and ".config/app.toml" in found and ".git/HEAD" not in found
 
