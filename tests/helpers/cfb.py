@@ -197,7 +197,7 @@ def outlook_message(props: dict[int, str], *, sent: datetime | None = None, html
         ticks = int((sent - datetime(1601, 1, 1, tzinfo=sent.tzinfo)).total_seconds() * 10_000_000)
         entries = struct.pack("<HHIQ", 0x0040, 0x0039, 2, ticks)
     streams["__properties_version1.0"] = b"\0" * 32 + entries
-    if html is not None:
+    if html is not None:  # the HTML body as bytes (0102), as Outlook writes it
         streams["__substg1.0_10130102"] = html
     for i, (name, data) in enumerate(attachments):
         at = f"__attach_version1.0_#{i:08X}/"

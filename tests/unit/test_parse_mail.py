@@ -190,6 +190,9 @@ def test_outlook_msg_is_read_like_an_eml(tmp_path: Path) -> None:
     html.write_bytes(outlook_message({0x0037: "Newsletter"}, html=b"<p>Spring <b>sale</b></p><script>x()</script>"))
     [section] = parse_file(str(html))
     assert section.text.endswith("Spring sale") and "x()" not in section.text
+    wide = tmp_path / "wide.msg"  # the HTML body as a UTF-16 string property, as some clients write it
+    wide.write_bytes(outlook_message({0x0037: "Newsletter", 0x1013: "<p>Autumn <b>fair</b> in Brno</p>"}))
+    assert parse_file(str(wide))[0].text.endswith("Autumn fair in Brno")
     outer = message("Fwd: visit", "See the Outlook message.", attachments=(
         ("visit.msg", "application/vnd.ms-outlook", path.read_bytes()),))
     eml = tmp_path / "fwd.eml"

@@ -67,7 +67,9 @@ def _message(ole: Any, at: list[str], depth: int, parent: str) -> list[Section]:
               ("Date", _date(ole, at, top=not at)), ("Subject", subject)]
     body = _text(ole, at, _BODY)
     if not body.strip():
-        html = _raw(ole, at, _BODY_HTML, "0102") or _raw(ole, at, _BODY_HTML, "001F")
+        wide = _raw(ole, at, _BODY_HTML, "001F")
+        html: bytes | str | None = _raw(ole, at, _BODY_HTML, "0102") or (
+            wide.decode("utf-16-le", "replace") if wide else None)
         if html:
             from app.core.parse.html import parse_html
 
