@@ -172,7 +172,9 @@ def display_path(path: str, folder: str = "") -> str:
 
 def source_line(s: Source) -> str:
     where = f", page {s.page}" if s.page is not None else ""
-    return f"[{s.n}] {display_path(s.path, s.folder)}{where}"
+    # Copies of the passage in other files are one source; say how many there are.
+    copies = f" (also in {len(s.also)} other file{'s' if len(s.also) != 1 else ''})" if s.also else ""
+    return f"[{s.n}] {display_path(s.path, s.folder)}{where}{copies}"
 
 
 def _snippet(text: str, limit: int = 300) -> str:

@@ -84,6 +84,16 @@ def test_ask_streams_then_lists_sources(ctx: Ctx) -> None:
     assert ctx.library.queries == ["How much notice does the lease require?"] and ctx.library.closed
 
 
+def test_a_source_with_copies_in_other_files_says_so(ctx: Ctx) -> None:
+    copied = replace(HITS[0], also=("/docs/backup/lease-2024.pdf", "/docs/old/lease-2024.pdf"))
+    c = fresh(ctx, library=FakeLibrary((copied, HITS[1])))
+    assert run(["ask", "How much notice does the lease require?"], c) == 0
+    assert c.out.getvalue().endswith("[1] contracts/lease-2024.pdf, page 7 (also in 2 other files)\n")
+    c = fresh(ctx, json=True, library=FakeLibrary((copied, HITS[1])))
+    assert run(["ask", "How much notice?"], c) == 0
+    assert json.loads(c.out.getvalue())["sources"][0]["also"] == list(copied.also)
+
+
 def test_ask_json_is_one_document(ctx: Ctx, fake_ollama: FakeOllama) -> None:
     assert run(["ask", "How much notice?", "--json", "-k", "1"], ctx) == 0
     doc = json.loads(ctx.out.getvalue())  # nothing else on stdout
