@@ -314,9 +314,9 @@ def ole_kind(path: str) -> str | None:
                 return "xls"
             if ole.exists("PowerPoint Document"):
                 return "ppt"
-    except (OSError, ValueError, IndexError):  # olefile's errors on a damaged file
-        pass
-    return None
+            return None
+    except (OSError, ValueError, IndexError):  # damaged: no Office kind to tell (its reader says why)
+        return None
 
 
 def open_zip(data_or_path: str | IO[bytes], label: str) -> zipfile.ZipFile:

@@ -65,13 +65,9 @@ def _deleted(msg: Message) -> bool:
     """A message the user deleted that is still in the file: Thunderbird keeps it, flagged
     "expunged" in X-Mozilla-Status, until the folder is compacted; Pine and others write
     "D" in X-Status or Status."""
-    mozilla = msg.get("X-Mozilla-Status")
-    if mozilla:
-        try:
-            if int(str(mozilla).strip(), 16) & 0x0008:
-                return True
-        except ValueError:
-            pass
+    mozilla = str(msg.get("X-Mozilla-Status") or "").strip()
+    if mozilla and all(c in "0123456789abcdefABCDEF" for c in mozilla) and int(mozilla, 16) & 0x0008:
+        return True
     return any("D" in str(msg.get(h) or "") for h in ("X-Status", "Status"))
 
 
@@ -122,23 +118,22 @@ def _decode_words(raw: str) -> str:
     if "=?" not in raw:
         return raw
     try:
-        return str(email.header.make_header(email.header.decode_header(raw)))
-    except Exception:  # an unknown charset or a broken word: decode word by word
-        pass
-    try:
         pieces = email.header.decode_header(raw)
     except Exception:  # not even splittable: the raw text
         return raw
-    out = []
-    for chunk, charset in pieces:
-        if isinstance(chunk, str):
-            out.append(chunk)
-            continue
-        try:
-            out.append(chunk.decode(charset or "ascii"))
-        except (LookupError, UnicodeDecodeError):
-            out.append(decode_bytes(chunk))
-    return "".join(out)
+    try:
+        return str(email.header.make_header(pieces))
+    except Exception:  # an unknown charset or a broken word: each word decoded on its own
+        return "".join(_decode_piece(chunk, charset) for chunk, charset in pieces)
+
+
+def _decode_piece(chunk: bytes | str, charset: str | None) -> str:
+    if isinstance(chunk, str):
+        return chunk
+    try:
+        return chunk.decode(charset or "ascii")
+    except (LookupError, UnicodeDecodeError):
+        return decode_bytes(chunk)
 
 
 # Parts that are not content: signatures (signature.asc, smime.p7s) and Outlook's TNEF wrapper.
