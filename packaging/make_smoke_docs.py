@@ -1,6 +1,6 @@
 """Write the smoke test's documents: the sample notes plus a PDF, a DOCX, an XLSX, a Chinese
 note, Office 97 files from tests/data (a .doc Word saved, a .ppt PowerPoint saved, an .xls),
-an e-mail with a PDF attached and a gzipped note.
+an e-mail with a PDF attached, an Outlook .msg and a gzipped note.
 
     python3 packaging/make_smoke_docs.py <folder>
 
@@ -100,6 +100,15 @@ def write_xlsx(path: Path, rows: list[tuple[str, ...]]) -> None:
 MAIL_TEXT = "The orchard co-op invoice for pruning the quince trees is attached."
 MAIL_PDF_TEXT = "Pruning of twelve quince trees and hauling the branches to the chipper."
 GZ_TEXT = "The observatory dome motor needs new brushes every nine hundred rotations."
+MSG_TEXT = "The kiln in the pottery shed must cool for two days before it is opened."
+
+
+def write_msg(path: Path) -> None:
+    """An Outlook .msg, written by the tests' compound-file writer (standard library only)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.helpers.cfb import outlook_message
+
+    path.write_bytes(outlook_message({0x0037: "Kiln firing", 0x0C1A: "Pottery club", 0x1000: MSG_TEXT}))
 
 
 def write_mail(path: Path) -> None:
@@ -130,6 +139,7 @@ def main(folder: str) -> None:
     shutil.copy2(ROOT / "tests" / "data" / "powerpoint-2007-as-ppt.ppt", out / "embedded-objects.ppt")
     write_mail(out / "quince-invoice.eml")
     (out / "observatory.txt.gz").write_bytes(gzip.compress(GZ_TEXT.encode()))
+    write_msg(out / "kiln.msg")
 
 
 if __name__ == "__main__":

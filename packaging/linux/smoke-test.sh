@@ -16,7 +16,7 @@
 #                                             text, Markdown, PDF (PDFium), DOCX and XLSX through the
 #                                             parse workers with embeddings, a Chinese note, Office
 #                                             97 files (.doc, .xls, .ppt: olefile, xlrd), an e-mail
-#                                             with a PDF attached and a .txt.gz
+#                                             with a PDF attached, an Outlook .msg and a .txt.gz
 #   4. quire search ...                       each document is found by its own words (the Chinese
 #                                             one by a word inside a sentence: ICU's word breaks)
 #   5. quire (no arguments) under Xvfb        time until the window is visible; screenshot; a
@@ -179,6 +179,7 @@ check_search "Test OLE file saved as Word 97-2003" ole-test.doc
 check_search "queen marked yellow dot" beehives.xls
 check_search "simple harmless ASCII text file" embedded-objects.ppt
 check_search "twelve quince trees chipper" quince-invoice.eml
+check_search "kiln pottery shed cool" kiln.msg
 check_search "observatory dome motor brushes" observatory.txt.gz
 quire status >/dev/null || fail "quire status"
 
