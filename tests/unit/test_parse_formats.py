@@ -934,3 +934,30 @@ def test_odp_slides_titles_frames_tables_and_notes(tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as zf:
         flat = write(tmp_path, "deck.fodp", zf.read("content.xml").replace(b"document-content", b"document"))
     assert [(s.page, s.heading) for s in parse_file(flat)] == [(1, "Quarterly results"), (3, "Numbers")]
+
+
+def test_a_zip_container_packed_oddly_or_encrypted_is_refused_with_its_reason(tmp_path: Path) -> None:
+    # Deflate64 (method 9, Windows Explorer's zip for large files) and ZIP-level encryption used
+    # to surface from deep inside a reader as an unexpected error.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    plain = buf.getvalue()
+
+    def patched(method: int | None = None, flags: int | None = None) -> bytes:
+        data = bytearray(plain)
+        for sig, m_at, f_at in ((b"PK\x03\x04", 8, 6), (b"PK\x01\x02", 10, 8)):
+            pos = data.find(sig)
+            while pos != -1:
+                if method is not None:
+                    data[pos + m_at:pos + m_at + 2] = method.to_bytes(2, "little")
+                if flags is not None:
+                    data[pos + f_at:pos + f_at + 2] = flags.to_bytes(2, "little")
+                pos = data.find(sig, pos + 4)
+        return bytes(data)
+
+    with pytest.raises(UnsupportedFile, match="compression method Python cannot read"):
+        parse_file(write(tmp_path, "deflate64.xlsx", patched(method=9)))
+    with pytest.raises(EncryptedFile, match="password-protected XLSX"):
+        parse_file(write(tmp_path, "locked.xlsx", patched(flags=1)))

@@ -49,7 +49,7 @@ _PLAIN_TEXT = (
     "textile wiki mediawiki creole pod man nfo diz 1st me json jsonc json5 jsonl ndjson geojson yaml "
     "yml toml ini cfg conf config properties prop env editorconfig xml xsd xsl xslt dtd rng rnc wsdl "
     "xaml xul rss atom opml kml gpx plist srt vtt sbv ass ssa lrc diff patch csproj vbproj fsproj "
-    "vcxproj sln props targets pom resx manifest mf in am ac m4 po ics vcf todo "
+    "vcxproj sln props targets pom resx manifest mf in am ac m4 po ics vcf "
     "info changelog license authors readme gitignore gitattributes dockerignore npmignore htaccess lock "
     "sum mod"
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from typing import IO
 
@@ -331,7 +332,18 @@ def open_zip(data_or_path: str | IO[bytes], label: str) -> zipfile.ZipFile:
         if info.file_size > MAX_ZIP_MEMBER or total > MAX_ZIP_TOTAL:
             zf.close()
             raise FileTooLarge(f"{label} expands to more than {max(info.file_size, total) >> 20} MB")
+        # Judged here, from the directory, so reading a part later cannot stop on either.
+        if info.flag_bits & 0x1:
+            zf.close()
+            raise EncryptedFile(f"password-protected {label} (its ZIP parts are encrypted)")
+        if info.compress_type not in _ZIP_METHODS:
+            zf.close()
+            raise UnsupportedFile(f"{label} packed with a ZIP compression method Python cannot read "
+                                  f"(method {info.compress_type}); open and save it again")
     return zf
+
+
+_ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
 
 
 def check_opendocument(zf: zipfile.ZipFile, label: str, what: str) -> None:
@@ -345,9 +357,9 @@ def check_opendocument(zf: zipfile.ZipFile, label: str, what: str) -> None:
         raise DamagedFile(f"damaged {label}: content.xml is missing")
 
 
-# What reading a damaged member of a ZIP container raises (zipfile's NotImplementedError is an
-# unsupported compression method, not unfinished code).
-ZIP_MEMBER_ERRORS = (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError)
+# What reading a damaged member of a ZIP container raises: a bad CRC or header, a stream cut
+# short, a corrupt deflate stream. (Encryption and unknown methods are refused by open_zip.)
+ZIP_MEMBER_ERRORS = (zipfile.BadZipFile, EOFError, ValueError, zlib.error)
 
 
 def read_member(zf: zipfile.ZipFile, name: str, label: str) -> bytes:

@@ -16,7 +16,7 @@ DRAW = "{urn:oasis:names:tc:opendocument:xmlns:drawing:1.0}"
 PRESENTATION = "{urn:oasis:names:tc:opendocument:xmlns:presentation:1.0}"
 _PAGE, _NOTES, _FRAME = DRAW + "page", PRESENTATION + "notes", DRAW + "frame"
 _P, _H, _TABLE = TEXT + "p", TEXT + "h", TABLE + "table"
-# Placeholders that show the slide's number, date, header or footer: not its content.
+# Frames that show the slide's number, date, header or footer: not its content.
 _FURNITURE = frozenset({"page-number", "date-time", "header", "footer", "page"})
 
 

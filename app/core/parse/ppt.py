@@ -4,7 +4,7 @@ of its text and its speaker notes, as the PPTX reader gives them.
 
 The "PowerPoint Document" stream is a tree of records. The last edit (found through the
 "Current User" stream) has a persist directory mapping object ids to stream offsets; the
-document's slide list gives the slides in order with their placeholder text (title, body),
+document's slide list gives the slides in order with the text of their layout boxes (title, body),
 and each slide's own record holds the text of its other shapes and the id of its notes.
 A file whose edit chain is broken is read by walking its records in stream order.
 """
@@ -125,7 +125,7 @@ def _slides(doc: bytes, user: bytes) -> list[Section]:
     document = _record_of(doc, persist, doc_ref, _DOCUMENT) if doc_ref is not None else None
     if document is None:
         return _slides_in_stream_order(doc)
-    slides: list[tuple[int | None, list[tuple[int, str]]]] = []  # (slide record, placeholder texts)
+    slides: list[tuple[int | None, list[tuple[int, str]]]] = []  # (slide record, its layout boxes' text)
     notes_by_id: dict[int, int] = {}
     for p, rtype, inst, _ in _children(doc, document):
         if rtype != _SLIDE_LIST or inst not in (0, 2):
@@ -145,8 +145,8 @@ def _slides(doc: bytes, user: bytes) -> list[Section]:
             elif inst == 0 and slides and ctype in (_TEXT_CHARS, _TEXT_BYTES):
                 slides[-1][1].append((kind, _text_atom(doc, q, ctype, clen)))
     out = []
-    for number, (rec, placeholders) in enumerate(slides, start=1):
-        texts = list(placeholders)
+    for number, (rec, listed) in enumerate(slides, start=1):
+        texts = list(listed)
         notes: list[str] = []
         if rec is not None:
             known = {t for _, t in texts}
