@@ -236,7 +236,7 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
             if store is not None and chat is not None:
                 store.append(chat, "user", question)
                 store.append(chat, "assistant", result.text if result.mode == "answer" else "",
-                             [s.as_json() for s in result.sources])
+                             result.stored_sources())
             return result
         finally:
             if store is not None:
@@ -270,6 +270,10 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
         out.write("\n")
     for s in result.sources:
         out.write(source_line(s) + "\n")
+    if result.uncited:  # the note asks the reader to check the answer against these
+        out.write("Passages it was given (none cited):\n")
+        for s in result.uncited:
+            out.write(source_line(s) + "\n")
     out.flush()
     if result.note:
         err.write(f"note: {result.note}\n")
@@ -328,6 +332,8 @@ def cmd_chats(args: argparse.Namespace, ctx: Context) -> int:
                     for m in messages:
                         who = "you" if m.role == "user" else "quire"
                         out.write(f"{who}: {m.text or '(passages only)'}\n")
+                        if any(s.get("cited") is False for s in m.sources):
+                            out.write("    passages it was given (none cited):\n")
                         for s in m.sources:
                             page = f", page {s.get('page')}" if s.get("page") is not None else ""
                             out.write(f"    [{s.get('n')}] {display_path(str(s.get('path', '')))}{page}\n")

@@ -51,6 +51,8 @@ REWRITE_PROMPT = (
 Retrieve = Callable[[str, int], Sequence[Hit]]
 Turn = tuple[str, str]  # (role, text), role "user" or "assistant"
 
+UNCITED_NOTE = "The answer cites none of the passages; check it against them."
+
 
 @dataclass(frozen=True)
 class Source:
@@ -99,6 +101,17 @@ class Answer:
                 "sources": [s.as_json() for s in self.sources],
                 "model": self.model, "seconds": round(self.seconds, 3),
                 "mode": self.mode, "note": self.note, "question": self.question}
+
+    @property
+    def uncited(self) -> tuple[Source, ...]:
+        """A written answer that cites nothing: the passages its model was given, to check it by."""
+        return self.retrieved if self.mode == "answer" and not self.sources else ()
+
+    def stored_sources(self) -> list[dict[str, Any]]:
+        """The sources a chat keeps with this answer. Passages given but not cited are kept too,
+        marked ``"cited": False``, so that reading the chat later can show them."""
+        cited = [s.as_json() | {"folder": s.folder} for s in self.sources]
+        return cited or [s.as_json() | {"folder": s.folder, "cited": False} for s in self.uncited]
 
 
 # --- prompt pieces -------------------------------------------------------------------------
@@ -298,6 +311,6 @@ def answer(question: str, retrieve: Retrieve, client: OllamaClient, settings: Se
         if NO_ANSWER.lower().rstrip(".") in text.lower():
             notes.append("The passages found do not contain the answer.")
         else:
-            notes.append("The answer cites none of the passages; check it against them.")
+            notes.append(UNCITED_NOTE)
     return Answer(text.strip(), sources, model, time.monotonic() - t0, "answer", " ".join(notes), "",
                   tuple(fitted), query)

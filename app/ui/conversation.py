@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.answer import UNCITED_NOTE
+
 from . import theme
 from .banner import Banner
 
@@ -174,6 +176,9 @@ class Turn(QFrame):
         self.question = question
         self.text = ""
         self.sources: tuple[Source, ...] = ()
+        # An answer that cites nothing: the passages the model was given, for the Sources pane,
+        # so its reader can check it against them.
+        self.given: tuple[Source, ...] = ()
         self.mode = "streaming"  # then "answer" | "passages" | "stopped" | "failed"
         self.note = ""
         self.action = ""
@@ -292,16 +297,18 @@ class Turn(QFrame):
         self.note = result.note
         self.action = result.action
         if result.mode == "answer":
-            self.show_answer(result.text, result.sources, "answer")
+            self.show_answer(result.text, result.sources, "answer", result.uncited)
         else:
             self.show_answer("", result.sources, "passages")
         if result.note and result.mode == "answer":
             self.note_label.setText(result.note)
 
-    def show_answer(self, text: str, sources: Sequence[Source], mode: str) -> None:
+    def show_answer(self, text: str, sources: Sequence[Source], mode: str,
+                    given: Sequence[Source] = ()) -> None:
         self._thinking.stop()
         self.mode = mode
         self.sources = tuple(sources)
+        self.given = tuple(given) if mode == "answer" and not sources else ()
         self.text = text
         self.status.hide()
         if mode == "passages":
@@ -327,6 +334,8 @@ class Turn(QFrame):
             self.label.hide()
             self.answer.setTextFormat(Qt.TextFormat.MarkdownText)
             self._render()
+            if self.given and not self.note:  # a stored answer (the note itself is not kept)
+                self.note_label.setText(UNCITED_NOTE)
             if mode == "stopped":
                 self.set_status("Stopped.")
                 if not text:
@@ -582,7 +591,7 @@ class ConversationPanel(QWidget):
                 turn.mode = "loaded"
                 turn._thinking.stop()
             elif turn is not None:
-                turn.show_answer(m.text, m.sources, m.mode)
+                turn.show_answer(m.text, m.sources, m.mode, m.given)
                 turn = None
         if turn is not None:  # a question whose answer never came (the window closed)
             turn.fail("No answer was saved for this question.")

@@ -408,7 +408,7 @@ class MainWindow(QMainWindow):
             self.snapshot_timer.setInterval(SNAPSHOT_EVERY_MS)
 
     def _set_backlog(self, left: int) -> None:
-        self.status_backlog.setText(f"Embedder catching up ({left:,} chunks left)")
+        self.status_backlog.setText(f"Embedder catching up ({plural(left, 'chunk')} left)")
         self.status_backlog.setToolTip("Vectors for new chunks are being computed; until then those chunks are "
                                        "found by keywords only.")
         self._backlog_shown = left > 0
@@ -564,6 +564,8 @@ class MainWindow(QMainWindow):
     def _turn_selected(self, turn: Turn | None) -> None:
         if turn is None:
             self.sources.show_sources((), "", "")
+        elif turn.given:
+            self.sources.show_sources(turn.given, turn.query, "uncited")
         else:
             self.sources.show_sources(turn.sources, turn.query, turn.mode)
 

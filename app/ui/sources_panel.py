@@ -270,6 +270,9 @@ class SourcesPanel(QWidget):
                 mode, "Ask a question: the passages its answer cites appear here.")
         elif mode == "passages":
             text = "The best passages for the question (no written answer)."
+        elif mode == "uncited":
+            text = ("The answer cites none of these passages, the ones its model was given: check it "
+                    "against them. Double-click one to open the file.")
         else:
             text = "Passages the selected answer cites. Double-click one to open the file."
         self.subtitle.setText(text)

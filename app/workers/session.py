@@ -83,11 +83,12 @@ def messages_view(messages: Sequence[Any]) -> list[ChatMessage]:
                 del out[-2:]  # the same question asked again right after: a regenerate
             out.append(ChatMessage("user", m.text, ()))
         elif m.role == "assistant":
-            sources = tuple(source_from_json(s) for s in m.sources)
+            sources = tuple(source_from_json(s) for s in m.sources if s.get("cited", True))
+            given = tuple(source_from_json(s) for s in m.sources if not s.get("cited", True))
             if m.text.endswith(STOPPED):
                 out.append(ChatMessage("assistant", m.text[:-len(STOPPED)], sources, "stopped"))
             else:
-                out.append(ChatMessage("assistant", m.text, sources, "answer" if m.text else "passages"))
+                out.append(ChatMessage("assistant", m.text, sources, "answer" if m.text else "passages", given))
     return out
 
 
@@ -359,7 +360,7 @@ class Session(QObject):
             store.append(chat, "assistant", "".join(pieces).strip() + STOPPED)
             raise
         store.append(chat, "assistant", result.text if result.mode == "answer" else "",
-                     [s.as_json() | {"folder": s.folder} for s in result.sources])
+                     result.stored_sources())
         return chat, result
 
     @staticmethod

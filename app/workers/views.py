@@ -57,6 +57,7 @@ class ChatMessage:
     text: str
     sources: tuple[object, ...]  # app.core.answer.Source
     mode: str = "answer"  # "answer" | "passages" | "stopped"
+    given: tuple[object, ...] = ()  # an answer citing none: the passages the model was given
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,35 @@ def test_ollama_down_shows_passages_and_the_fix(qtbot: Any, make_window: Any, do
     assert not w.errors.shown
 
 
+def test_an_answer_citing_nothing_shows_the_passages_it_was_given(qtbot: Any, make_window: Any, docs: Path,
+                                                                 fake_ollama: FakeOllama,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # The note under such an answer says to check it against the passages: they must be there,
+    # now and when the conversation is opened again.
+    w = make_window()
+    add_folder(qtbot, w, docs, monkeypatch, 2)
+    fake_ollama.responder = lambda messages: "The hose is in the shed."
+    turn = ask(qtbot, w, "Where is the garden hose stored?")
+    assert turn.mode == "answer" and not turn.chips.items
+    assert "cites none of the passages" in turn.note_label.text()
+    cards = w.sources.cards
+    assert cards and any(c.source.path == str(docs / "garden.txt") for c in cards)
+    assert "cites none of these passages" in w.sources.subtitle.text()
+
+    qtbot.waitUntil(lambda: w.chats.list.count() == 1, timeout=WAIT_MS)
+    chat_id = w.chat_id
+    w.new_chat()
+    assert not w.sources.cards
+    w.open_chat(chat_id)
+    qtbot.waitUntil(lambda: len(w.conversation.turns) == 1 and w.conversation.turns[0].mode == "answer",
+                    timeout=WAIT_MS)
+    again = w.conversation.turns[0]
+    assert "cites none of the passages" in again.note_label.text() and not again.chips.items
+    assert [c.source.path for c in w.sources.cards] == [c.source.path for c in cards]
+    assert "cites none of these passages" in w.sources.subtitle.text()
+    assert not w.errors.shown
+
+
 def test_missing_model_can_be_pulled_from_the_banner(qtbot: Any, make_window: Any, docs: Path,
                                                      fake_ollama: FakeOllama,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:

@@ -172,6 +172,22 @@ def test_ask_keeps_a_conversation(ctx: Ctx, fake_ollama: FakeOllama) -> None:
     assert shown[-2:] == ["quire: By post or email [2].", "    [2] /docs/contracts/lease-2024.pdf, page 12"]
 
 
+
+def test_an_answer_citing_nothing_lists_the_passages_it_was_given(ctx: Ctx, fake_ollama: FakeOllama) -> None:
+    # The note says to check the answer against the passages, so they are named.
+    fake_ollama.responder = lambda msgs: "Sixty days."
+    assert run(["ask", "--chat", "lease", "How much notice does the lease require?"], ctx) == 0
+    assert ctx.out.getvalue() == ("Sixty days.\n"
+                                  "Passages it was given (none cited):\n"
+                                  "[1] contracts/lease-2024.pdf, page 7\n"
+                                  "[2] contracts/lease-2024.pdf, page 12\n")
+    assert ctx.err.getvalue() == "note: The answer cites none of the passages; check it against them.\n"
+    c = fresh(ctx)
+    assert run(["chats", "show", "lease"], c) == 0
+    assert c.out.getvalue().splitlines()[-3:] == [
+        "    passages it was given (none cited):", "    [1] /docs/contracts/lease-2024.pdf, page 7",
+        "    [2] /docs/contracts/lease-2024.pdf, page 12"]
+
 def test_chats_rename_delete_and_errors(ctx: Ctx) -> None:
     assert run(["chats"], ctx) == 0
     assert ctx.out.getvalue().startswith("No chats yet.")
