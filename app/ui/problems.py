@@ -38,8 +38,12 @@ class ProblemsDialog(QDialog):
         lay.addWidget(self.intro)
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["File", "Why"])
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(1, 300)
+        # A path's end (the file's name) tells rows apart: files in one folder share the start.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -80,6 +84,9 @@ class ProblemsDialog(QDialog):
             self.table.setItem(i, 1, b)
             if p.path in keep:
                 self.table.selectRow(i)
+        # The reasons are short and read in full; the paths get the rest (elided in the middle).
+        fit = self.table.sizeHintForColumn(1) + 12 if problems else 300
+        self.table.horizontalHeader().resizeSection(1, max(160, min(fit, int(self.width() * 0.45))))
         n = len(problems)
         self.intro.setText(
             "Every file below was skipped, the rest of the library is indexed. Fix the file and Quire retries it "
