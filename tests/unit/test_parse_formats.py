@@ -228,6 +228,67 @@ def test_text_encodings(tmp_path: Path, raw: bytes, expected: str) -> None:
     assert sections[0].page is None and sections[0].heading == ""
 
 
+# Text in the legacy code pages of other languages (written for these tests). Western text
+# must stay cp1252; charset-normalizer alone reads German as cp1250 and Hungarian as cp1252.
+LEGACY_TEXTS = [
+    ("cp1251", "Договор аренды квартиры. Арендатор обязан вносить плату не позднее пятого числа каждого "
+               "месяца. При досрочном расторжении договора стороны уведомляют друг друга за два месяца."),
+    ("koi8_r", "Счёт на оплату выставлен девятого января. Просим оплатить его в течение десяти рабочих дней, "
+               "иначе поставка будет отложена до поступления денег на расчётный счёт."),
+    ("cp1253", "Η συνάντηση της επιτροπής θα γίνει την Τρίτη στις δέκα το πρωί. Παρακαλούμε να φέρετε τα "
+               "έγγραφα του προϋπολογισμού και τις προτάσεις σας για το νέο έτος."),
+    ("cp1255", "הפגישה תתקיים ביום שלישי בשעה עשר בבוקר. נא להביא את מסמכי התקציב ואת ההצעות שלכם לשנה החדשה."),
+    ("cp1250", "Umowa najmu mieszkania. Najemca zobowiązuje się płacić czynsz do piątego dnia każdego miesiąca. "
+               "Wypowiedzenie umowy następuje z zachowaniem dwumiesięcznego okresu, zaś kaucja zostanie zwrócona."),
+    ("iso8859_2", "Nájemní smlouva. Nájemce se zavazuje platit nájemné vždy do pátého dne v měsíci. Výpověď "
+                  "smlouvy je možná s dvouměsíční lhůtou, přičemž kauce bude vrácena do třiceti dnů."),
+    ("iso8859_2", "Bérleti szerződés. A bérlő vállalja, hogy a bérleti díjat minden hónap ötödik napjáig "
+                  "megfizeti. A szerződés felmondási ideje két hónap, a kauciót harminc napon belül visszafizetik."),
+    ("cp1254", "Kira sözleşmesi. Kiracı, kira bedelini her ayın beşinci gününe kadar ödemeyi kabul eder. "
+               "Sözleşmenin feshi için iki aylık bildirim süresi gereklidir; depozito otuz gün içinde iade edilir."),
+    ("cp1252", "Der Mieter verpflichtet sich, die Miete bis zum fünften Tag jedes Monats zu zahlen. Die "
+               "Kündigung des Vertrags erfordert eine Frist von zwei Monaten; die Kaution wird zurückgezahlt."),
+    ("cp1252", "Lejeren forpligter sig til at betale huslejen før den femte i hver måned. Opsigelse kræver to "
+               "måneders varsel, og depositummet tilbagebetales inden for tredive dage. Ærø og Ålborg."),
+    ("cp1252", "The tenant’s deposit – £1,150 – is returned within thirty days… “Notice” means written "
+               "notice given two months before the end of the tenancy, naïve as that may sound. 30° in the shade."),
+    ("cp932", "賃貸借契約書。借主は毎月五日までに家賃を支払うものとする。解約の際は二か月前までに書面で通知すること。"),
+    ("gb18030", "租赁合同。承租人应于每月五日前支付租金。解除合同须提前两个月书面通知，押金将在三十日内退还。"),
+    ("cp949", "임대차 계약서. 임차인은 매월 5일까지 임대료를 지급한다. "
+              "계약 해지 시 두 달 전에 서면으로 통지해야 한다."),
+]
+
+
+@pytest.mark.parametrize(("encoding", "text"), LEGACY_TEXTS, ids=[f"{e}-{t[:8]}" for e, t in LEGACY_TEXTS])
+def test_legacy_code_pages_of_other_languages(tmp_path: Path, encoding: str, text: str) -> None:
+    for body in (text, "\n\n".join([text] * 3)):
+        assert [s.text for s in parse_file(write(tmp_path, "t.txt", body.encode(encoding)))] == [body]
+
+
+@pytest.mark.parametrize("word", ["déjà", "naïve", "Zürich", "façade", "¿Qué tal? ¡Olé!", "nº 5, 1ª vez"])
+def test_a_few_accented_letters_are_read_as_cp1252(tmp_path: Path, word: str) -> None:
+    # charset-normalizer alone calls most of these UTF-16, Farsi or Cyrillic.
+    assert parse_file(write(tmp_path, "w.txt", word.encode("cp1252")))[0].text == word
+
+
+def test_encodings_without_a_byte_order_mark_or_in_7_bits(tmp_path: Path) -> None:
+    text = "DateTime,Bid,Ask\n07/19/2015 21:00,1.08,1.09\n"
+    for enc in ("utf-32-le", "utf-32-be"):
+        assert parse_file(write(tmp_path, "t.txt", text.encode(enc)))[0].text == text.strip()
+    jp = "会議は火曜日です。資料を持ってきてください。"
+    assert parse_file(write(tmp_path, "mail.txt", jp.encode("iso2022_jp")))[0].text == jp
+    kr = "회의는 화요일입니다. 자료를 가져오세요."
+    assert parse_file(write(tmp_path, "kr.txt", kr.encode("iso2022_kr")))[0].text == kr
+
+
+def test_markup_read_as_text_keeps_its_declared_charset(tmp_path: Path) -> None:
+    jp = "相手がまともに読めない字"
+    page = f'<?xml version="1.0" encoding="x-sjis"?>\n<note>{jp}</note>\n'.encode("cp932")
+    assert jp in parse_file(write(tmp_path, "note.xml", page))[0].text
+    html = f'<html><head><meta charset="x-sjis"></head><body><p>{jp}</p></body></html>'.encode("cp932")
+    assert jp in " ".join(s.text for s in parse_file(write(tmp_path, "page.html", html)))
+
+
 def test_longer_cp1252_text_and_unknown_extension(tmp_path: Path) -> None:
     para = "Le cœur a ses raisons que la raison ne connaît point. Déjà vu, naïveté, «guillemets»."
     path = write(tmp_path, "notes.weird", ("\n".join([para] * 40)).encode("cp1252"))

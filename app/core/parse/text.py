@@ -6,7 +6,14 @@ import re
 
 from app.core.errors import UnsupportedFile
 from app.core.parse import Section
-from app.core.parse._common import OLE_MAGIC, bom_encoding, clean_code, decode_bytes, utf16_without_bom
+from app.core.parse._common import (
+    OLE_MAGIC,
+    bom_encoding,
+    clean_code,
+    declared_charset,
+    decode_bytes,
+    utf16_without_bom,
+)
 
 SNIFF_BYTES = 8192
 
@@ -59,7 +66,9 @@ def binary_reason(head: bytes) -> str | None:
         return None
     if b"\x00" in head:
         return "binary file, not text"
-    if head and len(head) - len(head.translate(None, _CONTROL)) > len(head) // 10:
+    # ISO-2022-KR text shifts in and out of Korean with control bytes (SO, SI).
+    controls = _CONTROL if b"\x1b$)C" not in head else _CONTROL.replace(b"\x0e\x0f", b"")
+    if head and len(head) - len(head.translate(None, controls)) > len(head) // 10:
         return "binary file, not text"
     return None
 
@@ -67,6 +76,9 @@ def binary_reason(head: bytes) -> str | None:
 def _sections(text: str) -> list[Section]:
     text = clean_code(text)
     return [Section(text, None)] if text else []
+
+
+_MARKUP_STARTS = (b"<?xml", b"<!DOCTYPE", b"<!doctype", b"<html", b"<HTML")
 
 
 def decode_text_file(data: bytes, strict_binary: bool = False) -> str:
@@ -77,7 +89,9 @@ def decode_text_file(data: bytes, strict_binary: bool = False) -> str:
     enc = None if bom_encoding(data) else utf16_without_bom(data[:SNIFF_BYTES])
     if enc:
         return data.decode(enc, errors="replace")
-    return decode_bytes(data, strict_binary=strict_binary)
+    # Markup read as text (an .xml file, an HTML page with another name) says its encoding.
+    declared = declared_charset(data[:4096]) if data[:200].lstrip().startswith(_MARKUP_STARTS) else None
+    return decode_bytes(data, declared, strict_binary=strict_binary)
 
 
 def parse(path: str) -> list[Section]:
