@@ -73,6 +73,21 @@ def test_poison_files_are_listed_and_the_run_goes_on(tmp_path, eval_docs, open_l
     assert "locked.pdf" not in reasons(lib)
 
 
+def test_an_emoji_split_in_two_by_a_reader_costs_nothing(tmp_path, open_lib, embedder):
+    # Word writes an emoji in RTF as two \\u codes (a UTF-16 surrogate pair), which the RTF
+    # reader left apart: text that cannot be stored, and the whole run stopped on it.
+    d = tmp_path / "notes"
+    d.mkdir()
+    (d / "smile.rtf").write_bytes(b"{\\rtf1\\ansi Party \\u-10179?\\u-8704? at eight, odd \\u-10179? half.}")
+    write(d / "fine.txt", "an ordinary file about kumquats")
+    lib = open_lib()
+    r = lib.index([str(d)])
+    assert r.files_failed == 0 and r.files_added == 2
+    texts = {Path(p).name: t for p, _, t, _ in chunk_rows(lib)}
+    assert texts["smile.rtf"] == "Party \U0001F600 at eight, odd \ufffd half."
+    assert lib.search("kumquats", k=1).hits[0].path == str(d / "fine.txt")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read a file without permission")
 def test_permission_denied_is_listed(tmp_path, open_lib, embedder):
     d = tmp_path / "perm"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -278,4 +279,19 @@ def parse_file(path: str) -> list[Section]:
         raise UnsupportedFile("a folder, not a file") from None
     except OSError as exc:
         raise UnreadableFile(f"read error: {exc.strerror or exc}") from None
-    return split_long(sections)
+    return split_long([_without_surrogates(s) for s in sections])
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(s: Section) -> Section:
+    """Join UTF-16 surrogate pairs that a reader left apart (RTF writes an emoji as two \\u
+    codes) and replace lone halves: text with surrogates cannot be stored at all."""
+    if not (_SURROGATE.search(s.text) or _SURROGATE.search(s.heading)):
+        return s
+
+    def fix(t: str) -> str:
+        return t.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+    return Section(fix(s.text), s.page, fix(s.heading))
