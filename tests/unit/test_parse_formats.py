@@ -428,6 +428,13 @@ def test_tsv_and_semicolon_csv(tmp_path: Path) -> None:
     assert parse_file(write(tmp_path, "b.csv", "x;y\n1;2\n3;\n"))[0].text == "x: 1; y: 2\nx: 3"
 
 
+
+def test_html_with_php_or_processing_instructions(tmp_path: Path) -> None:
+    # A template with <?php ... ?> in its body made the reader raise TypeError.
+    page = "<html><body><?php include 'nav.php'; ?><h1>Orders</h1><p>Shipped on Monday.</p><?pi x?></body></html>"
+    assert [(s.heading, s.text) for s in parse_file(write(tmp_path, "t.html", page))] == [
+        ("Orders", "Orders\n\nShipped on Monday.")]
+
 # --- RTF -------------------------------------------------------------------------------
 
 def test_rtf_codepage_escapes(tmp_path: Path) -> None:
@@ -800,6 +807,13 @@ def test_fb2_sections_without_binary(tmp_path: Path) -> None:
     sections = parse_file(write(tmp_path, "t.fb2", fb2))
     assert sections == [Section("One\n\nFirst text.", None, "Tale > One")]
 
+
+
+def test_fb2_with_a_reference_to_half_an_emoji(tmp_path: Path) -> None:
+    # lxml keeps such references in recover mode, then cannot return the text: it raised.
+    fb2 = ('<?xml version="1.0" encoding="UTF-8"?><FictionBook><body><section><p>Smile &#xD83D;&#xDE00; '
+           'and half &#xD83D; here.</p></section></body></FictionBook>')
+    assert parse_file(write(tmp_path, "e.fb2", fb2))[0].text == "Smile \U0001F600 and half \ufffd here."
 
 # --- PDF (generated; the corpus PDFs are in test_parse_corpus.py) ----------------------
 

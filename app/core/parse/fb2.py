@@ -20,7 +20,16 @@ def _local(tag: object) -> str:
 
 
 def _text(el: Any) -> str:
-    return " ".join("".join(el.itertext()).split())
+    try:
+        text = "".join(el.itertext())
+    except UnicodeDecodeError:
+        # A reference to half a surrogate pair (&#xD83D;&#xDE00; for an emoji), which lxml keeps
+        # in recover mode but cannot return as str; parse_file joins or replaces the halves.
+        from lxml import etree
+
+        raw = etree.tostring(el, method="text", encoding="utf-8", with_tail=False)
+        text = raw.decode("utf-8", "surrogatepass")
+    return " ".join(text.split())
 
 
 def parse(path: str) -> list[Section]:

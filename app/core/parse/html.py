@@ -110,7 +110,7 @@ def parse_html(data: bytes | str, with_title: bool = True) -> list[Section]:
             flush()
             # Sphinx and friends end headings with a "¶" permalink.
             out.heading(int(tag[1]), node.text(deep=True, separator=" ").strip().rstrip("¶#").strip())
-        elif tag not in _DROP and tag[0] != "-":
+        elif tag and tag not in _DROP and tag[0] != "-":  # no tag: <?php ... ?>, a processing instruction
             if tag in _BLOCK:
                 parts.append("\n\n")
             elif tag in _LINE:
