@@ -445,6 +445,20 @@ def test_rtf_codepage_escapes(tmp_path: Path) -> None:
     assert section.text == "Привет, € euro\nSecond bold para"
 
 
+
+def test_rtf_code_pages_of_old_mac_and_dos_documents(tmp_path: Path) -> None:
+    # A Mac Japanese font (\\fcharset78) made the whole document "damaged"; \\pc (DOS) and
+    # \\ansicpg10000 (Mac Roman) were read as cp1252.
+    sjis = "".join(f"\\'{b:02x}" for b in "お読みください".encode("cp932"))
+    mac_jp = r"{\rtf1\ansi{\fonttbl{\f0\fnil\fcharset78 Osaka;}}\f0 " + sjis + r"\par}"
+    assert parse_file(write(tmp_path, "jp.rtf", mac_jp))[0].text == "お読みください"
+    assert parse_file(write(tmp_path, "dos.rtf", r"{\rtf1\pc \'f1 or \'f3\par}"))[0].text == "± or ≤"
+    assert parse_file(write(tmp_path, "mac.rtf", r"{\rtf1\ansi\ansicpg10000 caf\'8e\par}"))[0].text == "café"
+    # \\uc without its count raised TypeError; a UTF-8 byte-order mark was read as text.
+    assert parse_file(write(tmp_path, "uc.rtf", r"{\rtf1\ansi\uc \u233? caf\u233?\par}"))[0].text == "é café"
+    bom = b"\xef\xbb\xbf" + rb"{\rtf1\ansi Hello.\par}"
+    assert parse_file(write(tmp_path, "bom.rtf", bom))[0].text == "Hello."
+
 # --- DOCX ------------------------------------------------------------------------------
 
 def make_docx(path: Path) -> None:
