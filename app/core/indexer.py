@@ -29,7 +29,15 @@ from .config import Settings
 from .embed import Embedder
 from .hashing import sha256_file
 from .manifest import EMPTY, FAILED, INDEXED, PENDING, SKIPPED, FileRecord, FileRow, FileStat, Manifest, Root
-from .parse import READERS_VERSION, kind_of, read_differently, reread_since, skip_reason
+from .parse import (
+    READERS_VERSION,
+    is_utf8_file,
+    kind_of,
+    read_differently,
+    read_differently_unless_utf8,
+    reread_since,
+    skip_reason,
+)
 from .parsepool import GONE, ParseFailure, ParsePool, os_reason
 from .paths import display
 from .scan import ScanEntry, Scanner, ScanProblem
@@ -456,18 +464,31 @@ class Indexer:
             # What differs from the manifest, by size and mtime alone: no file is read here.
             changed: list[tuple[ScanEntry, int, FileStat | None]] = []
             again: set[str] = set()  # unchanged files to read again (see _reread)
+            unless_utf8: list[tuple[ScanEntry, int, FileStat]] = []  # ...if their bytes are not UTF-8
             for path, (e, root_id) in disk.items():
                 st = known.pop(path, None)
                 if st is not None and st.status != PENDING and st.size == e.size and st.mtime_ns == e.mtime_ns:
-                    if not (reread and read_differently(os.path.basename(path), reread)):
+                    if reread and read_differently(os.path.basename(path), reread):
+                        again.add(path)
+                    elif reread and read_differently_unless_utf8(os.path.basename(path), reread):
+                        unless_utf8.append((e, root_id, st))
+                        continue
+                    else:
                         c.unchanged += 1
                         continue
-                    again.add(path)
                 changed.append((e, root_id, st))
-            if again:
-                n = len(again)
-                notes.append(f"{n} file{'s' if n != 1 else ''} read again: this version of Quire reads "
-                             f"{'their format' if n != 1 else 'its format'} better")
+        for e, root_id, st in unless_utf8:  # read once, on the first run after an upgrade
+            if cancel.cancelled:
+                return "cancelled"
+            if st.status in (INDEXED, EMPTY) and not is_utf8_file(e.path):
+                again.add(e.path)
+                changed.append((e, root_id, st))
+            else:
+                c.unchanged += 1
+        if again:
+            n = len(again)
+            notes.append(f"{n} file{'s' if n != 1 else ''} read again: this version of Quire reads "
+                         f"{'their format' if n != 1 else 'its format'} better")
         problem_rows = [(p, root_id, known.pop(p.path, None)) for p, root_id in problems]
         # Whole manifest rows only for what differs (and what is gone).
         rows = self.manifest.files_by_id([st.id for _, _, st in changed if st is not None]

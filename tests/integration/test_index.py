@@ -801,6 +801,28 @@ def test_files_a_newer_quire_reads_differently_are_read_again_once(tmp_path, ope
     assert lib.manifest.get_meta(indexer_mod.READERS) == 2
 
 
+def test_an_upgrade_reads_again_only_the_text_files_whose_decoding_changed(tmp_path, open_lib, embedder):
+    # Version 6 decodes legacy code pages differently; of the text files, only those whose
+    # bytes are not UTF-8 can read differently, and only those are read again.
+    d = tmp_path / "docs"
+    d.mkdir()
+    russian = "Договор аренды квартиры. Арендатор обязан вносить плату не позднее пятого числа."
+    (d / "dogovor.txt").write_bytes(russian.encode("cp1251"))
+    write(d / "lease.txt", "The lease requires sixty days written notice.")
+    write(d / "notes.md", "# Notes\n\nCafé au lait.")
+    lib = open_lib(embedding__backend="none")
+    assert lib.index([str(d)]).files_added == 3
+    clean = chunk_rows(lib)
+    path = str(d / "dogovor.txt")
+    lib.store().chunks.update(where=f"path = '{path}'", values={"text": "Äîãîâîð àðåíäû"})  # as version 5 read it
+    lib.manifest.set_meta(indexer_mod.READERS, 5)
+    r = lib.index()
+    assert (r.files_changed, r.files_unchanged) == (1, 2)
+    assert "1 file read again: this version of Quire reads its format better" in r.note
+    assert chunk_rows(lib) == clean
+    assert lib.index().files_unchanged == 3
+
+
 def test_copies_of_a_passage_are_one_hit_naming_the_other_files(tmp_path, open_lib, embedder):
     # The same document saved in three folders filled three of the top hits (and three of the
     # model's passages) with one text; a licence header in 150 files pushed every other match

@@ -8,6 +8,7 @@ one-line message for the Problems view; anything else escaping is a bug.
 
 from __future__ import annotations
 
+import codecs
 import importlib
 import os
 import re
@@ -34,6 +35,10 @@ SUPPORTED_KINDS: frozenset[str] = frozenset(
 
 # What an unknown or missing extension maps to: parse_file sniffs the content first.
 SNIFF = "text?"
+# In READER_CHANGES: the files of the text formats whose bytes are not UTF-8 (their decoding
+# changed; the rest read the same, and only their content tells them apart).
+NOT_UTF8 = "text:not-utf-8"
+_DECODED_KINDS = frozenset({"text", "markdown", "csv", SNIFF})
 
 _SOURCE_CODE = (
     "py pyi pyw pyx pxd js mjs cjs jsx ts tsx mts cts c h cc cpp cxx c++ hpp hh hxx inl ipp m mm java "
@@ -107,6 +112,9 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     5: frozenset(["doc", "dot", "xls", "xlt", "ppt", "pps", "pot",  # Office 97-2003: was skipped
                   "docm", "dotx", "dotm", "ppsx", "ppsm", "potx", "potm", "xlam",  # "damaged" variants
                   "odp", "otp", "fodp", "msg"]),  # OpenDocument slides, Outlook messages: were skipped
+    # Legacy code pages of other languages (were mojibake), HTML with <?php ?> and FB2 with
+    # half an emoji (were "failed"), RTF's Mac and DOS code pages.
+    6: frozenset(["rtf", "fb2", "html", "htm", "xhtml", "xht", "shtml", NOT_UTF8]),
 }
 READERS_VERSION = max(READER_CHANGES)
 
@@ -120,6 +128,24 @@ def read_differently(name: str, exts: frozenset[str]) -> bool:
     """Whether a file named ``name`` is among ``exts`` (from ``reread_since``)."""
     ext = _name_extension(name)
     return (ext in exts) or (SNIFF in exts and kind_of_name(name) == SNIFF)
+
+
+def read_differently_unless_utf8(name: str, exts: frozenset[str]) -> bool:
+    """Whether a file named ``name`` is read differently if its bytes are not UTF-8 (NOT_UTF8)."""
+    return NOT_UTF8 in exts and kind_of_name(name) in _DECODED_KINDS
+
+
+def is_utf8_file(path: str) -> bool:
+    """Whether the file's bytes are UTF-8 (ASCII included); False if it cannot be read."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return True
 
 
 # Known non-text extensions -> the reason shown when such a file is skipped.
