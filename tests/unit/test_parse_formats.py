@@ -329,6 +329,32 @@ def test_notebook_cells(tmp_path: Path) -> None:
     assert "# a comment, not a heading" in sections[0].text
 
 
+
+def test_notebook_images_fences_and_old_heading_cells(tmp_path: Path) -> None:
+    import json
+
+    png = "iVBORw0KGgo" + "A" * 4000
+    nb = {"worksheets": [{"cells": [
+        {"cell_type": "heading", "level": 1, "source": "Analysis"},  # nbformat 3
+        {"cell_type": "markdown", "source": f"Setup: ![the plot](data:image/png;base64,{png})\n"
+                                            f'<img src="data:image/png;base64,{png}">\n```bash\npip install foo'},
+        {"cell_type": "code", "input": 's = """\n````\n"""'},
+        {"cell_type": "heading", "level": 2, "source": "Results"},
+        {"cell_type": "markdown", "source": "All good."},
+    ]}], "nbformat": 3}
+    sections = parse_file(write(tmp_path, "nb.ipynb", json.dumps(nb)))
+    # Before: ~8 KB of base64 indexed, the open fence swallowed every later cell, and the
+    # heading cells were plain text.
+    assert [s.heading for s in sections] == ["Analysis", "Analysis > Results"]
+    assert "iVBOR" not in sections[0].text and "the plot" in sections[0].text
+    assert '````\n"""' in sections[0].text and sections[1].text == "Results\n\nAll good."
+
+
+def test_markdown_list_before_a_rule_is_not_a_heading(tmp_path: Path) -> None:
+    md = "# Release History\n\n## 2.32.3\n\n- Fixed a bug\n- Added a flag\n---\n\n## 2.32.2\n\n- Faster\n"
+    sections = parse_file(write(tmp_path, "HISTORY.md", md))
+    assert [s.heading for s in sections] == ["Release History > 2.32.3", "Release History > 2.32.2"]
+
 # --- markdown --------------------------------------------------------------------------
 
 MARKDOWN = """\

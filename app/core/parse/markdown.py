@@ -16,6 +16,8 @@ from app.core.parse.text import decode_text_file
 _ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]|$)")
 _SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)$")
+# A list item, quote or table row: "---" under one is a rule (or a list item), not a heading.
+_NOT_PARAGRAPH = re.compile(r" {0,3}(?:[-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|>|\|)")
 
 
 def parse(path: str) -> list[Section]:
@@ -63,7 +65,7 @@ def parse_text(text: str) -> list[Section]:
             heading(len(m.group(1)), _atx_title(line[m.end():]))
             continue
         m = _SETEXT.match(line)
-        if m and para_start < len(body):
+        if m and para_start < len(body) and not _NOT_PARAGRAPH.match(body[para_start]):
             title = " ".join(s.strip() for s in body[para_start:])
             del body[para_start:]
             heading(1 if m.group(1)[0] == "=" else 2, title)
@@ -71,6 +73,22 @@ def parse_text(text: str) -> list[Section]:
         body.append(line)
     out.add("\n".join(body))
     return out.finish()
+
+
+def open_fence(text: str) -> str:
+    """The fence of a code block that ``text`` opens and leaves open, or ""."""
+    fence = ""
+    for line in text.replace("\r", "\n").split("\n"):
+        if fence:
+            stripped = line.strip()
+            if stripped.startswith(fence[0]) and stripped == fence[0] * len(stripped) \
+                    and len(stripped) >= len(fence) and len(line) - len(line.lstrip(" ")) <= 3:
+                fence = ""
+            continue
+        m = _FENCE.match(line)
+        if m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
+            fence = m.group(1)
+    return fence
 
 
 def _atx_title(rest: str) -> str:

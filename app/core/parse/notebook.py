@@ -2,17 +2,18 @@
 
 Markdown cells and code cells (fenced) are joined into one Markdown document and read
 by the Markdown reader, so markdown headings give the heading path and '#' comments
-in code cells stay code.
+in code cells stay code. Images pasted into cells (base64) are left out.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from app.core.errors import DamagedFile
 from app.core.parse import Section
 from app.core.parse._common import describe
-from app.core.parse.markdown import parse_text
+from app.core.parse.markdown import open_fence, parse_text
 from app.core.parse.text import decode_text_file
 
 
@@ -42,10 +43,23 @@ def parse(path: str) -> list[Section]:
             continue
         kind = cell.get("cell_type")
         if kind == "markdown":
-            parts.append(text)
+            text = _DATA_IMAGE_MD.sub(r"\1", _DATA_IMAGE_HTML.sub("", text))  # pasted images, base64
+            # Jupyter renders each cell alone: a fence left open must not swallow later cells.
+            fence = open_fence(text)
+            parts.append(f"{text}\n{fence}" if fence else text)
         elif kind == "code":
-            fence = "````" if "```" in text else "```"
+            fence = "`" * max(3, 1 + max(map(len, _BACKTICKS.findall(text)), default=0))
             parts.append(f"{fence}\n{text}\n{fence}")
+        elif kind == "heading":  # nbformat 3
+            level = cell.get("level")
+            level = level if isinstance(level, int) and 1 <= level <= 6 else 1
+            parts.append("#" * level + " " + " ".join(text.split()))
         else:  # raw cells
             parts.append(text)
     return parse_text("\n\n".join(parts))
+
+
+# An image pasted into a markdown cell is a data: URI of ~100 KB of base64; its alt text stays.
+_DATA_IMAGE_MD = re.compile(r"!\[([^\]\n]*)\]\(\s*<?data:[^)\s]*\s*(?:\"[^\"]*\")?\s*\)")
+_DATA_IMAGE_HTML = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']?data:[^>]*>", re.I)
+_BACKTICKS = re.compile(r"`{3,}")
