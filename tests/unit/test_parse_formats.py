@@ -461,6 +461,15 @@ def test_html_with_php_or_processing_instructions(tmp_path: Path) -> None:
     assert [(s.heading, s.text) for s in parse_file(write(tmp_path, "t.html", page))] == [
         ("Orders", "Orders\n\nShipped on Monday.")]
 
+
+def test_html_title_kept_when_a_heading_comes_first_and_frames_fallback_left_out(tmp_path: Path) -> None:
+    page = ("<html><head><title>Debian Policy Manual</title></head><body><h1>Contents</h1><p>Scope.</p>"
+            "<noframes><H2>Frame Alert</H2><P>This document is designed for frames.</noframes></body></html>")
+    [section] = parse_file(write(tmp_path, "p.html", page))
+    assert section.text == "Contents\n\nDebian Policy Manual\n\nScope."  # the title was lost, the markup kept
+    same = "<html><head><title>Install</title></head><body><h1>Install</h1><p>Run it.</p></body></html>"
+    assert parse_file(write(tmp_path, "i.html", same))[0].text == "Install\n\nRun it."
+
 # --- RTF -------------------------------------------------------------------------------
 
 def test_rtf_codepage_escapes(tmp_path: Path) -> None:

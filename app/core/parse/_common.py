@@ -121,6 +121,10 @@ class HeadingPath:
     def __str__(self) -> str:
         return " > ".join(t for _, t in self._stack if t)
 
+    @property
+    def last(self) -> str:
+        return self._stack[-1][1] if self._stack else ""
+
 
 class SectionBuilder:
     """Collects text parts under the current heading; one Section per heading with a body.

@@ -13,8 +13,11 @@ import re
 from app.core.parse import Section
 from app.core.parse._common import SectionBuilder, clean_prose, declared_charset, decode_bytes
 
+# <noframes> and <noembed> hold markup the parser keeps as raw text ("<H2>Frame Alert</H2>"),
+# a fallback message for old browsers.
 _DROP = frozenset({"script", "style", "noscript", "template", "svg", "head", "iframe", "object",
-                   "embed", "canvas", "nav", "audio", "video", "map", "-comment", "!doctype"})
+                   "embed", "canvas", "nav", "audio", "video", "map", "-comment", "!doctype", "noframes",
+                   "noembed"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BLOCK = frozenset({
     "p", "div", "section", "article", "main", "aside", "header", "footer", "blockquote", "pre", "ul", "ol",
@@ -89,9 +92,12 @@ def parse_html(data: bytes | str, with_title: bool = True) -> list[Section]:
         nonlocal parts, first
         text = "".join(parts)
         parts = []
-        if first:
+        if first and text.strip():
+            # The title goes with the first text, also when a heading comes first (it was
+            # lost then), unless that heading says the same.
             first = False
-            if title and text.strip():
+            heading = out.path.last.casefold()
+            if title and not (heading and (heading in title.casefold() or title.casefold() in heading)):
                 text = f"{title}\n\n{text}"
         out.add(text)
 
