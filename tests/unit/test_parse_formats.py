@@ -470,6 +470,23 @@ def test_html_title_kept_when_a_heading_comes_first_and_frames_fallback_left_out
     same = "<html><head><title>Install</title></head><body><h1>Install</h1><p>Run it.</p></body></html>"
     assert parse_file(write(tmp_path, "i.html", same))[0].text == "Install\n\nRun it."
 
+
+def test_csv_dialect_from_records_preamble_and_excel_hints(tmp_path: Path) -> None:
+    # A quoted header with tabs and line breaks made the tab the delimiter (lines were counted,
+    # not records); a comma tie beat the tab in a .tsv; "# comment" lines and Excel's "sep=;"
+    # became the header every row was labelled with.
+    quoted = 'start\tend,b,c\n"line one\n\tline two",e,f\n'
+    assert parse_file(write(tmp_path, "q.csv", '"' + quoted.replace(",", '",', 1)))[0].text.endswith("b: e; c: f")
+    tsv = "Name (Last, First)\tScore\nSmith, John\t93\nDoe, Jane\t88\n"
+    assert parse_file(write(tmp_path, "t.tsv", tsv))[0].text.startswith("Name (Last, First): Smith, John; Score: 93")
+    commented = "# exported 2024-05-01\n# by the payroll tool\nname,amount\nAnna,31\nBob,45\n"
+    assert [s.text for s in parse_file(write(tmp_path, "c.csv", commented))] == [
+        "# exported 2024-05-01\n# by the payroll tool", "name: Anna; amount: 31\nname: Bob; amount: 45"]
+    assert parse_file(write(tmp_path, "e.csv", "sep=;\nName;City\nAnna;Berlin\n"))[0].text == "Name: Anna; City: Berlin"
+    rows = "".join(f"{i};naïve value;crème;façade München;Ærø\n" for i in range(300))
+    latin1 = parse_file(write(tmp_path, "l.csv", ("id;name;city;note;place\n" + rows).encode("latin-1")))
+    assert latin1[0].text.startswith("id: 0; name: naïve value; city: crème; note: façade München; place: Ærø")
+
 # --- RTF -------------------------------------------------------------------------------
 
 def test_rtf_codepage_escapes(tmp_path: Path) -> None:

@@ -113,8 +113,8 @@ READER_CHANGES: dict[int, frozenset[str]] = {
                   "docm", "dotx", "dotm", "ppsx", "ppsm", "potx", "potm", "xlam",  # "damaged" variants
                   "odp", "otp", "fodp", "msg"]),  # OpenDocument slides, Outlook messages: were skipped
     # Legacy code pages of other languages (were mojibake), HTML with <?php ?> and FB2 with
-    # half an emoji (were "failed"), RTF's Mac and DOS code pages, notebooks' pasted images.
-    6: frozenset(["rtf", "fb2", "html", "htm", "xhtml", "xht", "shtml", "ipynb", NOT_UTF8]),
+    # half an emoji (were "failed"), RTF's Mac and DOS code pages, notebooks' pasted images, CSV dialects.
+    6: frozenset(["rtf", "fb2", "html", "htm", "xhtml", "xht", "shtml", "ipynb", "csv", "tsv", "tab", NOT_UTF8]),
 }
 READERS_VERSION = max(READER_CHANGES)
 

@@ -299,6 +299,10 @@ _LATIN_CODE_PAGES = ("cp1252", "cp1250", "iso8859_2", "cp1254", "cp1257", "iso88
 # º and µ (letters), nor ¡ and ¿ before a word (Spanish).
 _SYMBOLS = "\u00a2-\u00a9\u00ab-\u00b4\u00b6-\u00b9\u00bb-\u00be\u00d7\u00f7\u02c7\u02d8\u02db\u02dd"
 _MOJIBAKE_SYMBOLS = re.compile(f"(?<=[^\\W\\d_])[\u00a1\u00bf{_SYMBOLS}]|[{_SYMBOLS}](?=[^\\W\\d_])")
+# An accented capital inside a lower-case word: "naÔve", "crŤme" (Mac Latin 2 read for Latin-1).
+_LATIN_UPPER = "".join(chr(c) for c in range(0xC0, 0x250) if chr(c).isupper())
+_LATIN_LOWER = "a-z" + "".join(chr(c) for c in range(0xDF, 0x250) if chr(c).islower())
+_CAPITAL_INSIDE = re.compile(f"(?<=[{_LATIN_LOWER}])[{_LATIN_UPPER}]")
 _SAMPLE = 256 * 1024  # bytes judged when choosing; the whole text is then decoded once
 
 
@@ -364,7 +368,7 @@ def _language_fit(text: str) -> float:
     """How well the text's accented letters fit one language's alphabet (1.0: all of them);
     controls and symbols stuck to letters count against it."""
     chars = [ch.lower() for ch in text if ord(ch) > 127 and (ch.isalpha() or ord(ch) < 160 or ch == "\ufffd")]
-    misplaced = len(_MOJIBAKE_SYMBOLS.findall(text))
+    misplaced = len(_MOJIBAKE_SYMBOLS.findall(text)) + len(_CAPITAL_INSIDE.findall(text))
     total = len(chars) + misplaced
     if not total:
         return 1.0

@@ -2,8 +2,9 @@
 "header: value; header: value", in sections of ROWS_PER_SECTION rows.
 
 The first row is taken as the header (csv.Sniffer.has_header is unreliable on text
-columns, and a header-less export still reads acceptably this way). A file the csv
-module cannot split (an unclosed quote, say) is indexed as plain text instead.
+columns, and a header-less export still reads acceptably this way); lines above the table
+with far fewer fields (a title, comments) are text before it. A file the csv module
+cannot split (an unclosed quote, say) is indexed as plain text instead.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import collections
 import csv
 import io
+import itertools
+import re
 from collections.abc import Iterable
 
 from app.core.parse import Section
@@ -27,39 +30,65 @@ def parse(path: str) -> list[Section]:
         data = f.read()
     text = decode_text_file(data)
     tab_default = path.lower().endswith((".tsv", ".tab"))
+    # The limit guards against a runaway quoted field; the csv module keeps it process-wide.
+    if csv.field_size_limit() < MAX_FIELD:
+        csv.field_size_limit(MAX_FIELD)
+    m = _SEP_LINE.match(text)  # Excel's "sep=;" first line names the delimiter
     try:
-        return _rows(text, _dialect(text[:SNIFF_CHARS], tab_default))
+        if m:
+            delimiter, fields = m.group(1), 0
+            text = text[m.end():]
+        else:
+            delimiter, fields = _dialect(text[:SNIFF_CHARS], tab_default)
+        dialect = csv.excel_tab if delimiter == "\t" else type("sniffed", (csv.excel,), {"delimiter": delimiter})
+        return _rows(text, dialect, fields)
     except csv.Error:
         plain = clean_code(text)
         return [Section(plain, None)] if plain else []
 
 
-def _dialect(sample: str, tab_default: bool) -> type[csv.Dialect]:
-    """excel (","), excel_tab or a ";"/"|" variant: the delimiter whose count per line is
-    the most consistent over the first lines. (csv.Sniffer is not used: its regexes take
-    seconds to minutes on some 64 KB samples.)"""
-    lines = [line for line in sample.splitlines()[:100] if line.strip()]
-    if len(lines) > 1 and len(sample) >= SNIFF_CHARS:
-        lines = lines[:-1]  # the sample may end mid-line
-    best, best_score = "\t" if tab_default else ",", (0, 0)
-    for delim in (",", ";", "\t", "|"):
-        counts = collections.Counter(line.count(delim) for line in lines)
-        mode, agree = counts.most_common(1)[0] if counts else (0, 0)
-        score = (agree, mode) if mode else (0, 0)
+_SEP_LINE = re.compile(r"\ufeff?sep=([,;\t|])[ \t]*\r?\n")
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _dialect(sample: str, tab_default: bool) -> tuple[str, int]:
+    """The delimiter whose number of fields per record is the most consistent over the
+    first records (split by the csv module, so quoted delimiters and line breaks count
+    right), and that number. Tab wins ties in a .tsv. (csv.Sniffer is not used: its regexes
+    take seconds to minutes on some 64 KB samples.)"""
+    if len(sample) >= SNIFF_CHARS and "\n" in sample:
+        sample = sample[:sample.rindex("\n")]  # the sample may end mid-record
+    order = ("\t", *(d for d in _DELIMITERS if d != "\t")) if tab_default else _DELIMITERS
+    best, best_score = order[0], (0, 0)
+    for delim in order:
+        reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delim)
+        counts = collections.Counter(len(row) for row in itertools.islice(reader, 100) if any(row))
+        fields, agree = counts.most_common(1)[0] if counts else (1, 0)
+        score = (agree, fields) if fields > 1 else (0, 0)
         if score > best_score:
             best, best_score = delim, score
-    if best == "\t":
-        return csv.excel_tab
-    if best == ",":
-        return csv.excel
-    return type("sniffed", (csv.excel,), {"delimiter": best})
+    return best, best_score[1]
 
 
-def _rows(text: str, dialect: type[csv.Dialect]) -> list[Section]:
-    # The limit guards against a runaway quoted field; the csv module keeps it process-wide.
-    if csv.field_size_limit() < MAX_FIELD:
-        csv.field_size_limit(MAX_FIELD)
-    return rows_to_sections(csv.reader(io.StringIO(text, newline=""), dialect))
+def _rows(text: str, dialect: type[csv.Dialect], fields: int) -> list[Section]:
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    # Lines above the table (a report's title, "# comments") have far fewer fields than its
+    # records: they are text, not the header every record would be labelled with.
+    preamble: list[str] = []
+    first: list[list[str]] = []
+    for row in reader:
+        if fields > 1 and len(row) * 2 <= fields and len(preamble) < _MAX_PREAMBLE:
+            line = " ".join(" ".join(row).split())
+            if line:
+                preamble.append(line)
+            continue
+        first.append(row)
+        break
+    sections = [Section("\n".join(preamble), None)] if preamble else []
+    return sections + rows_to_sections(itertools.chain(first, reader))
+
+
+_MAX_PREAMBLE = 20
 
 
 def rows_to_sections(rows: Iterable[list[str]], heading: str = "") -> list[Section]:
