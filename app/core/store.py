@@ -68,7 +68,8 @@ FTS_FOLD_ROWS = 20_000
 # file or two does not rewrite the table for one new fragment (compaction merges it with the
 # big ones: ~0.5 s for 8k rows, ~1 s for 30k), and a few hundred unindexed rows cost a flat scan
 # of nothing. Each such run adds a fragment; at 8 the rewrite came every ~7th one-file run and
-# was 40% of their mean cost. A few dozen small fragments cost a search next to nothing.
+# was 40% of their mean cost. Up to 32 small fragments, and the rows waiting for the keyword
+# index with them, cost a search a few ms (bench/README.md).
 FINAL_COMPACT_FRAGMENTS = 32
 FINAL_FOLD_ROWS = 1_000
 # Old table versions are kept this long so readers in other processes finish their query.
