@@ -45,15 +45,12 @@ def parse_text(text: str) -> list[Section]:
     for line in lines[i:]:
         if fence:
             body.append(line)
-            stripped = line.strip()
-            if stripped.startswith(fence[0]) and stripped == fence[0] * len(stripped) \
-                    and len(stripped) >= len(fence) and len(line) - len(line.lstrip(" ")) <= 3:
+            if _closes(line, fence):
                 fence = ""
                 para_start = len(body)
             continue
-        m = _FENCE.match(line)
-        if m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
-            fence = m.group(1)
+        if opened := _opens(line):
+            fence = opened
             body.append(line)
             continue
         if not line.strip():
@@ -80,15 +77,24 @@ def open_fence(text: str) -> str:
     fence = ""
     for line in text.replace("\r", "\n").split("\n"):
         if fence:
-            stripped = line.strip()
-            if stripped.startswith(fence[0]) and stripped == fence[0] * len(stripped) \
-                    and len(stripped) >= len(fence) and len(line) - len(line.lstrip(" ")) <= 3:
+            if _closes(line, fence):
                 fence = ""
-            continue
-        m = _FENCE.match(line)
-        if m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
-            fence = m.group(1)
+        else:
+            fence = _opens(line)
     return fence
+
+
+def _opens(line: str) -> str:
+    """The fence ``line`` opens a code block with, or "" (a ``` line whose info has a backtick
+    is text)."""
+    m = _FENCE.match(line)
+    return m.group(1) if m and not (m.group(1)[0] == "`" and "`" in m.group(2)) else ""
+
+
+def _closes(line: str, fence: str) -> bool:
+    stripped = line.strip()
+    return stripped.startswith(fence[0]) and stripped == fence[0] * len(stripped) \
+        and len(stripped) >= len(fence) and len(line) - len(line.lstrip(" ")) <= 3
 
 
 def _atx_title(rest: str) -> str:
