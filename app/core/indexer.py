@@ -477,6 +477,8 @@ class Indexer:
                         c.unchanged += 1
                         continue
                 changed.append((e, root_id, st))
+        if unless_utf8:
+            emit(Progress("scan", files_total=len(unless_utf8), message="checking text files' encodings"))
         for e, root_id, st in unless_utf8:  # read once, on the first run after an upgrade
             if cancel.cancelled:
                 return "cancelled"
