@@ -487,6 +487,39 @@ def test_csv_dialect_from_records_preamble_and_excel_hints(tmp_path: Path) -> No
     latin1 = parse_file(write(tmp_path, "l.csv", ("id;name;city;note;place\n" + rows).encode("latin-1")))
     assert latin1[0].text.startswith("id: 0; name: naïve value; city: crème; note: façade München; place: Ærø")
 
+
+def test_contacts_and_calendars_read_as_what_a_person_looks_for(tmp_path: Path) -> None:
+    # As plain text: folded lines split words, quoted-printable hid names, photos were base64.
+    vcf = ("BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:M=C3=BCller;J=C3=BCrgen;;;\r\n"
+           "FN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:J=C3=BCrgen M=C3=BC=\r\nller\r\nTEL;CELL:+49 30 1234567\r\n"
+           "EMAIL:jm@example.org\r\nPHOTO;ENCODING=BASE64;TYPE=JPEG:/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJ\r\n"
+           " CQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/\r\n"
+           "ORG:Acme GmbH;Plumbing\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:Anna Berg\r\n"
+           "NOTE:Met at the boiler fair\\, 2023\\nAsk about the heat pump.\r\nEND:VCARD\r\n")
+    [section] = parse_file(write(tmp_path, "contacts.vcf", vcf))
+    assert section.text == ("Name: Jürgen Müller\nOrganization: Acme GmbH, Plumbing\nPhone: +49 30 1234567\n"
+                            "Email: jm@example.org\n\nName: Anna Berg\nNote: Met at the boiler fair, 2023\n"
+                            "Ask about the heat pump.")
+    ics = ("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//x//y//EN\nBEGIN:VTIMEZONE\nTZID:Europe/Berlin\nEND:VTIMEZONE\n"
+           "BEGIN:VEVENT\nUID:1\nDTSTAMP:20240101T000000Z\nSUMMARY:Boiler service\nDTSTART;TZID=Europe/Berlin:"
+           "20240105T100000\nLOCATION:Flat 3B\nORGANIZER;CN=Marguerite Olsen:mailto:mo@example.org\n"
+           "DESCRIPTION:Use th\n e side door.\nATTACH;ENCODING=BASE64;VALUE=BINARY:iVBORw0KGgoAAAANSUhEUg\n"
+           "END:VEVENT\nEND:VCALENDAR\n")
+    [event] = parse_file(write(tmp_path, "cal.ics", ics))
+    assert event.text == ("Event: Boiler service\nLocation: Flat 3B\nStarts: 2024-01-05 10:00\n"
+                          "Organizer: Marguerite Olsen <mo@example.org>\nDescription: Use the side door.")
+
+
+def test_subtitles_keep_what_is_said(tmp_path: Path) -> None:
+    srt = ("1\n00:00:01,000 --> 00:00:03,000\n<i>Where is the</i> hose?\n\n"
+           "2\n00:00:03,500 --> 00:00:05,000\nIn the shed.\n")
+    assert parse_file(write(tmp_path, "a.srt", srt))[0].text == "Where is the hose?\nIn the shed."
+    vtt = ("WEBVTT\nKind: captions\n\nSTYLE\n::cue { color: lime }\n\nNOTE a comment\n\n"
+           "00:01.000 --> 00:02.000 align:start\nthe blue\n\n"
+           "00:02.000 --> 00:03.000 align:start\nthe blue\n<c.colorE5E5E5>shed<00:02.5><c> by</c></c> the greenhouse\n"
+           "00:03.000 --> 00:04.000\n2 &lt; 3\n")
+    assert parse_file(write(tmp_path, "a.vtt", vtt))[0].text == "the blue\nshed by the greenhouse\n2 < 3"
+
 # --- RTF -------------------------------------------------------------------------------
 
 def test_rtf_codepage_escapes(tmp_path: Path) -> None:

@@ -54,8 +54,8 @@ _PLAIN_TEXT = (
     "txt text log out err rst rest tex latex ltx bib bst cls sty dtx ins adoc asciidoc asc org "
     "textile wiki mediawiki creole pod man nfo diz 1st me json jsonc json5 jsonl ndjson geojson yaml "
     "yml toml ini cfg conf config properties prop env editorconfig xml xsd xsl xslt dtd rng rnc wsdl "
-    "xaml xul rss atom opml kml gpx plist srt vtt sbv ass ssa lrc diff patch csproj vbproj fsproj "
-    "vcxproj sln props targets pom resx manifest mf in am ac m4 po ics vcf "
+    "xaml xul rss atom opml kml gpx plist ass ssa lrc diff patch csproj vbproj fsproj "
+    "vcxproj sln props targets pom resx manifest mf in am ac m4 po "
     "info changelog license authors readme gitignore gitattributes dockerignore npmignore htaccess lock "
     "sum mod"
 )
@@ -70,6 +70,8 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     **{e: ("html", "html:parse") for e in ["html", "htm", "xhtml", "xht", "shtml"]},
     "fb2": ("html", "fb2:parse"),  # FictionBook: XML e-book, read with lxml
     "ipynb": ("text", "notebook:parse"),
+    **{e: ("text", "contacts:parse") for e in ["vcf", "vcard", "ics", "ical", "ifb"]},
+    **{e: ("text", "subtitles:parse") for e in ["srt", "vtt", "sbv"]},
     "csv": ("csv", "csv:parse"),
     "tsv": ("csv", "csv:parse"),
     "tab": ("csv", "csv:parse"),
@@ -114,7 +116,8 @@ READER_CHANGES: dict[int, frozenset[str]] = {
                   "odp", "otp", "fodp", "msg"]),  # OpenDocument slides, Outlook messages: were skipped
     # Legacy code pages of other languages (were mojibake), HTML with <?php ?> and FB2 with
     # half an emoji (were "failed"), RTF's Mac and DOS code pages, notebooks' pasted images, CSV dialects.
-    6: frozenset(["rtf", "fb2", "html", "htm", "xhtml", "xht", "shtml", "ipynb", "csv", "tsv", "tab", NOT_UTF8]),
+    6: frozenset(["rtf", "fb2", "html", "htm", "xhtml", "xht", "shtml", "ipynb", "csv", "tsv", "tab", NOT_UTF8,
+                  "vcf", "vcard", "ics", "ical", "ifb", "srt", "vtt", "sbv"]),  # contacts, calendars, subtitles
 }
 READERS_VERSION = max(READER_CHANGES)
 
