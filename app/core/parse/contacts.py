@@ -26,7 +26,8 @@ _LABELS = {
     "COMMENT": "Comment",
 }
 _ORDER = {name: i for i, name in enumerate(_LABELS)}
-_ITEMS = {"VCARD", "VEVENT", "VTODO", "VJOURNAL"}  # each becomes a paragraph
+# Every other block (a contact, an event, a task, a journal entry) becomes a paragraph.
+_CONTAINER = "VCALENDAR"
 _SKIPPED_BLOCKS = {"VTIMEZONE", "VALARM", "STANDARD", "DAYLIGHT"}
 _LINE = re.compile(r"^(?:[A-Za-z0-9-]+\.)?([A-Za-z0-9-]+)((?:;[^:]*)?):(.*)$")
 _DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})?(Z?))?$")
@@ -44,7 +45,7 @@ def parse(path: str) -> list[Section]:
             block = value.strip().upper()
             if block in _SKIPPED_BLOCKS:
                 skip += 1 if name == "BEGIN" else -1
-            elif block in _ITEMS:
+            elif block != _CONTAINER:
                 if fields:
                     paragraphs.append(_paragraph(fields))
                 fields = []
@@ -54,8 +55,9 @@ def parse(path: str) -> list[Section]:
         value = _value(value, params)
         if name in ("N", "ADR", "ORG"):  # structured: "family;given;..." parts
             parts = [p.strip() for p in re.split(r"(?<!\\);", value) if p.strip()]
-            value = " ".join(reversed(parts[:2])) + (" " + " ".join(parts[2:]) if parts[2:] else "") \
-                if name == "N" else ", ".join(parts)
+            if name == "N":  # given name first
+                parts[:2] = reversed(parts[:2])
+            value = (" " if name == "N" else ", ").join(parts)
         elif name in ("DTSTART", "DTEND", "DUE", "BDAY"):
             value = _date(value)
         elif name in ("ORGANIZER", "ATTENDEE"):
