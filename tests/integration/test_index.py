@@ -809,7 +809,7 @@ def test_an_upgrade_reads_again_only_the_text_files_whose_decoding_changed(tmp_p
     russian = "Договор аренды квартиры. Арендатор обязан вносить плату не позднее пятого числа."
     (d / "dogovor.txt").write_bytes(russian.encode("cp1251"))
     write(d / "lease.txt", "The lease requires sixty days written notice.")
-    write(d / "notes.md", "# Notes\n\nCafé au lait.")
+    write(d / "notes.rst", "Notes\n=====\n\nCafé au lait.")
     lib = open_lib(embedding__backend="none")
     assert lib.index([str(d)]).files_added == 3
     clean = chunk_rows(lib)

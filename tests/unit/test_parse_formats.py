@@ -355,6 +355,17 @@ def test_markdown_list_before_a_rule_is_not_a_heading(tmp_path: Path) -> None:
     sections = parse_file(write(tmp_path, "HISTORY.md", md))
     assert [s.heading for s in sections] == ["Release History > 2.32.3", "Release History > 2.32.2"]
 
+
+def test_markdown_comments_and_a_leading_rule_hide_no_headings(tmp_path: Path) -> None:
+    # "#" lines in an HTML comment became headings; a document opening with a rule had every
+    # heading up to its next rule taken for front matter.
+    md = "# A\n\n<!--\n# Draft heading\n-->\nText a.\n"
+    assert [s.heading for s in parse_file(write(tmp_path, "c.md", md))] == ["A"]
+    md = "---\nA rule first.\n\n# Real heading\n\nText.\n\n---\n\nMore.\n"
+    assert [s.heading for s in parse_file(write(tmp_path, "r.md", md))] == ["", "Real heading"]
+    md = "---\n# a YAML comment\ntitle: x\n---\n# H\n\nbody\n"
+    assert [s.heading for s in parse_file(write(tmp_path, "f.md", md))] == ["", "H"]
+
 # --- markdown --------------------------------------------------------------------------
 
 MARKDOWN = """\
@@ -483,6 +494,14 @@ def test_csv_dialect_from_records_preamble_and_excel_hints(tmp_path: Path) -> No
     assert [s.text for s in parse_file(write(tmp_path, "c.csv", commented))] == [
         "# exported 2024-05-01\n# by the payroll tool", "name: Anna; amount: 31\nname: Bob; amount: 45"]
     assert parse_file(write(tmp_path, "e.csv", "sep=;\nName;City\nAnna;Berlin\n"))[0].text == "Name: Anna; City: Berlin"
+    # A spreadsheet's export pads the title with commas: it has all the fields, one filled.
+    padded = "Payments over 1000 GBP,,\n,,\nSupplier,Description,Amount\nACME,Hire,7296.75\n"
+    assert [s.text for s in parse_file(write(tmp_path, "p.csv", padded))] == [
+        "Payments over 1000 GBP", "Supplier: ACME; Description: Hire; Amount: 7296.75"]
+    # ...but pandas' header of a one-column frame (",a") is a header, and a column of rows
+    # with one field filled is a table.
+    assert parse_file(write(tmp_path, "i.csv", ",a\n0,1.5\n"))[0].text == "column 1: 0; a: 1.5"
+    assert parse_file(write(tmp_path, "x.csv", "x,\ny,\nz,\n"))[0].text == "x: y\nx: z"
     rows = "".join(f"{i};naïve value;crème;façade München;Ærø\n" for i in range(300))
     latin1 = parse_file(write(tmp_path, "l.csv", ("id;name;city;note;place\n" + rows).encode("latin-1")))
     assert latin1[0].text.startswith("id: 0; name: naïve value; city: crème; note: façade München; place: Ærø")
@@ -543,6 +562,23 @@ def test_rtf_code_pages_of_old_mac_and_dos_documents(tmp_path: Path) -> None:
     assert parse_file(write(tmp_path, "uc.rtf", r"{\rtf1\ansi\uc \u233? caf\u233?\par}"))[0].text == "é café"
     bom = b"\xef\xbb\xbf" + rb"{\rtf1\ansi Hello.\par}"
     assert parse_file(write(tmp_path, "bom.rtf", bom))[0].text == "Hello."
+
+
+def test_rtf_footnotes_comments_and_text_boxes_are_kept(tmp_path: Path) -> None:
+    # striprtf drops these groups whole; they are text a reader searches for. A \u beyond
+    # Unicode made the whole document "damaged"; rows and cells with no text left bare "|".
+    rtf = (r"{\rtf1\ansi\deff0{\fonttbl{\f0 Times;}}"
+           r"\pard The claim is old.{\super\chftn}{\footnote\pard\plain{\super\chftn} Smith, Origins, 1901.}"
+           r" It holds.{\*\atnid JS}{\*\annotation{\*\atndate 1}\pard A reviewer's remark.}\par "
+           r"{\shp{\*\shpinst\shpleft0{\sp{\sn shapeType}{\sv 202}}{\shptxt \pard Boxed aside\par}}"
+           r"{\shprslt{\*\do\dobxcolumn{\dptxbx{\dptxbxtext\pard Boxed aside\par}}}}}"
+           r"\pard Odd \u2000000? char.\par "
+           r"\trowd\cellx1\cellx2\cellx3 \intbl A\cell \cell C\cell\row "
+           r"\trowd\cellx1\cellx2\cellx3 \intbl \cell \cell \cell\row "
+           r"\trowd\cellx1\cellx2\cellx3 \intbl \cell B2\cell C2\cell\row}")
+    [section] = parse_file(write(tmp_path, "notes.rtf", rtf))
+    assert section.text == ("The claim is old. It holds.\nOdd \ufffd char.\nA | C\nB2 | C2\n\n"
+                            "Smith, Origins, 1901.\nA reviewer's remark.\nBoxed aside")
 
 # --- DOCX ------------------------------------------------------------------------------
 
@@ -905,6 +941,21 @@ def test_fb2_sections_without_binary(tmp_path: Path) -> None:
 <binary id="i" content-type="image/png">QUJDREVGR0g=</binary></FictionBook>"""
     sections = parse_file(write(tmp_path, "t.fb2", fb2))
     assert sections == [Section("One\n\nFirst text.", None, "Tale > One")]
+
+
+def test_fb2_catalogue_card_comes_first(tmp_path: Path) -> None:
+    # The book's authors and blurb were left out with the rest of the <description>.
+    fb2 = """<?xml version="1.0" encoding="UTF-8"?>
+<FictionBook xmlns="http://www.gribuser.ru/xml/fictionbook/2.0"><description><title-info>
+<genre>sf</genre><author><first-name>Arkady</first-name><last-name>Strugatsky</last-name></author>
+<author><nickname>B.S.</nickname></author><book-title>Roadside Picnic</book-title>
+<annotation><p>Aliens came and left.</p><p>The Zone remains.</p></annotation><keywords>zone, stalker</keywords>
+<lang>en</lang></title-info><document-info><program-used>x</program-used></document-info></description>
+<body><section><p>Text.</p></section></body></FictionBook>"""
+    sections = parse_file(write(tmp_path, "p.fb2", fb2))
+    assert [s.text for s in sections] == [
+        "Roadside Picnic\nArkady Strugatsky, B.S.\n\nAliens came and left.\n\nThe Zone remains.\n\nzone, stalker",
+        "Text."]
 
 
 

@@ -60,13 +60,14 @@ _PLAIN_TEXT = (
     "sum mod"
 )
 
+_MARKDOWN = ("md", "markdown", "mdown", "mkd", "mkdn", "mdwn", "mdtxt", "mdtext", "mdx", "rmd", "qmd")
+
 # Not in the table below, so the content decides (``SNIFF``): ".dot" is a Word template or a
 # Graphviz graph, ".pot" a PowerPoint template or a gettext catalogue template.
 # extension -> (kind, "module:function"). The one table of what Quire reads.
 _EXTENSIONS: dict[str, tuple[str, str]] = {
     **{e: ("text", "text:parse") for e in (_SOURCE_CODE + " " + _PLAIN_TEXT).split()},
-    **{e: ("markdown", "markdown:parse")
-       for e in ["md", "markdown", "mdown", "mkd", "mkdn", "mdwn", "mdtxt", "mdtext", "mdx", "rmd", "qmd"]},
+    **{e: ("markdown", "markdown:parse") for e in _MARKDOWN},
     **{e: ("html", "html:parse") for e in ["html", "htm", "xhtml", "xht", "shtml"]},
     "fb2": ("html", "fb2:parse"),  # FictionBook: XML e-book, read with lxml
     "ipynb": ("text", "notebook:parse"),
@@ -118,6 +119,9 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     # half an emoji (were "failed"), RTF's Mac and DOS code pages, notebooks' pasted images, CSV dialects.
     6: frozenset(["rtf", "fb2", "html", "htm", "xhtml", "xht", "shtml", "ipynb", "csv", "tsv", "tab", NOT_UTF8,
                   "vcf", "vcard", "ics", "ical", "ifb", "srt", "vtt", "sbv"]),  # contacts, calendars, subtitles
+    # RTF footnotes, comments and text boxes (were dropped); FB2 authors and blurb; CSV titles
+    # padded with commas (were the header); Markdown "#" lines in HTML comments, a leading rule.
+    7: frozenset(["rtf", "fb2", "csv", "tsv", "tab", *_MARKDOWN]),
 }
 READERS_VERSION = max(READER_CHANGES)
 

@@ -3,7 +3,7 @@
 
 The first row is taken as the header (csv.Sniffer.has_header is unreliable on text
 columns, and a header-less export still reads acceptably this way); lines above the table
-with far fewer fields (a title, comments) are text before it. A file the csv module
+with far fewer fields, or only the first filled (a title, comments), are text before it. A file the csv module
 cannot split (an unclosed quote, say) is indexed as plain text instead.
 """
 
@@ -73,17 +73,25 @@ def _dialect(sample: str, tab_default: bool) -> tuple[str, int]:
 def _rows(text: str, dialect: type[csv.Dialect], fields: int) -> list[Section]:
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     # Lines above the table (a report's title, "# comments") have far fewer fields than its
-    # records: they are text, not the header every record would be labelled with.
+    # records, or only their first field filled (a spreadsheet's export pads them with
+    # commas): they are text, not the header every record would be labelled with.
     preamble: list[str] = []
-    first: list[list[str]] = []
+    above: list[list[str]] = []  # the rows taken as preamble, in case the table is all like them
     for row in reader:
-        if fields > 1 and len(row) * 2 <= fields and len(preamble) < _MAX_PREAMBLE:
-            line = " ".join(" ".join(row).split())
-            if line:
-                preamble.append(line)
-            continue
-        first.append(row)
-        break
+        few = len(row) * 2 <= fields or not any(v.strip() for v in row[1:])
+        if not (fields > 1 and few):
+            above.append(row)
+            break
+        if len(above) == _MAX_PREAMBLE:  # not a preamble: a table whose rows are mostly empty
+            preamble = []
+            above.append(row)
+            break
+        above.append(row)
+        if line := " ".join(" ".join(row).split()):
+            preamble.append(line)
+    else:
+        preamble = []  # the whole file is such rows: a table all the same
+    first = above[-1:] if preamble else above
     sections = [Section("\n".join(preamble), None)] if preamble else []
     return sections + rows_to_sections(itertools.chain(first, reader))
 

@@ -1,7 +1,7 @@
 """Markdown: one section per ATX/Setext heading, with the heading path.
 
-'#' lines inside fenced code blocks are code, not headings; YAML/TOML front matter is
-kept as text of the first section. The Markdown itself is left as written (links,
+'#' lines inside fenced code blocks and HTML comments are not headings; YAML/TOML front
+matter is kept as text of the first section. The Markdown itself is left as written (links,
 emphasis markers): it reads fine and keeps URLs searchable.
 """
 
@@ -17,6 +17,9 @@ _ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]|$)")
 _SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)$")
 # A list item, quote or table row: "---" under one is a rule (or a list item), not a heading.
+# The first line of front matter: a YAML key (a leading "---" followed by prose is a rule).
+_YAML_KEY = re.compile(r"[ \t]*[\w\"'][^:\n]*:(?:[ \t]|$)|[ \t]*#")
+_TOML_KEY = re.compile(r"[ \t]*(?:[\w\"'.-]+[ \t]*=|\[|#)")
 _NOT_PARAGRAPH = re.compile(r" {0,3}(?:[-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|>|\|)")
 
 
@@ -32,6 +35,7 @@ def parse_text(text: str) -> list[Section]:
     body: list[str] = []
     para_start = 0  # index in body where the current paragraph began (for Setext)
     fence = ""  # the opening fence while inside a fenced code block
+    in_comment = False  # inside an HTML comment that spans lines
     i = _skip_front_matter(lines, body)
     para_start = len(body)
 
@@ -43,6 +47,12 @@ def parse_text(text: str) -> list[Section]:
         para_start = 0
 
     for line in lines[i:]:
+        if in_comment:
+            body.append(line)
+            in_comment = "-->" not in line
+            if not in_comment:
+                para_start = len(body)
+            continue
         if fence:
             body.append(line)
             if _closes(line, fence):
@@ -56,6 +66,10 @@ def parse_text(text: str) -> list[Section]:
         if not line.strip():
             body.append(line)
             para_start = len(body)
+            continue
+        if line.lstrip(" ").startswith("<!--") and "-->" not in line:
+            in_comment = True
+            body.append(line)
             continue
         m = _ATX.match(line)
         if m:
@@ -113,7 +127,11 @@ def _skip_front_matter(lines: list[str], body: list[str]) -> int:
     """Copy a leading ---/+++ front-matter block into ``body``; return the next line index."""
     if not lines or lines[0].strip() not in ("---", "+++"):
         return 0
-    closers = ("---", "...") if lines[0].strip() == "---" else ("+++",)
+    yaml = lines[0].strip() == "---"
+    closers = ("---", "...") if yaml else ("+++",)
+    first = next((x for x in lines[1:50] if x.strip()), "")
+    if not (_YAML_KEY if yaml else _TOML_KEY).match(first):
+        return 0
     for j in range(1, min(len(lines), 500)):
         if lines[j].strip() in closers:
             body.extend(lines[: j + 1])

@@ -29,9 +29,18 @@ _LONG_LINE = 4096
 _BINARY_GROUP = re.compile(
     r"\{\\(?:\*\\)?(?:pict|object|objdata|blipuid|shppict|nonshppict|datastore|themedata)\b")
 _GROUP_TOKEN = re.compile(r"\\[{}\\]|\\bin(\d+) ?|[{}]")
-_CELL_BREAK = re.compile(r"\s*\n\|")
+_EMPTY_ROW = re.compile(r"^[ \t]*(?:\|[ \t]*)+$\n?", re.M)
+_CELL_BREAK = re.compile(r"(?<![|\s])\s*\n\|")  # a cell ending in a paragraph mark, not a new row
+# In a row (a line that ends with a cell mark): runs of empty cells, and an empty first cell.
+_EMPTY_CELLS = re.compile(r"\|(?:[ \t]*\|)+(?=.*\|[ \t]*$)|^[ \t]*\|[ \t]*(?=\S.*\|[ \t]*$)", re.M)
 _CELL_END = re.compile(r"[ \t]*\|[ \t]*(?=\n|$)")
 _CELL = re.compile(r"[ \t]*\|[ \t]*")
+# \uN beyond Unicode (a damaged or hand-made file) made chr() fail the whole document.
+_UNICODE_ESCAPE = re.compile(r"\\u(-?\d+)")
+# Text that striprtf drops with its group but a reader wants found: footnotes and endnotes,
+# comments, and the text of text boxes (inside an ignorable \*\shpinst; the same text's
+# fallback copy in \shprslt stays ignored). Moved to the end of the document, like notes.
+_NOTE_GROUP = re.compile(r"\{\\(?:\*\\)?(footnote|annotation|shptxt)\b ?")
 
 
 def parse(path: str) -> list[Section]:
@@ -58,6 +67,7 @@ def parse(path: str) -> list[Section]:
     if not text.lstrip().startswith("{\\rtf"):
         text = "{\\rtf1\\ansi " + text + "}"  # an RTF fragment (or plain text) named .rtf
     text = _UC_WITHOUT_COUNT.sub(r"\\uc1", _drop_binary_groups(text))  # \uc with no count (1 is RTF's default)
+    text = _UNICODE_ESCAPE.sub(_in_unicode_range, _notes_at_end(text))
     # The code page found above is passed on; striprtf would turn \ansicpg10000 into "cp10000",
     # which Python lacks, and fall back to UTF-8.
     text = _ANSICPG_TEXT.sub(" ", text, count=1)
@@ -74,8 +84,55 @@ def parse(path: str) -> list[Section]:
     except (ValueError, LookupError, IndexError, RecursionError) as exc:
         raise DamagedFile(f"damaged RTF: {describe(exc)}") from None
     # striprtf ends each table cell with "|" and each row with a newline.
-    plain = _CELL.sub(" | ", _CELL_END.sub("", _CELL_BREAK.sub(" |", clean_prose(plain))))
+    # Rows with no text go, and so do the empty cells of a row.
+    plain = _CELL_BREAK.sub(" |", _EMPTY_ROW.sub("", clean_prose(plain)))
+    plain = _CELL.sub(" | ", _CELL_END.sub("", _EMPTY_CELLS.sub(_empty_cells, plain))).strip()
     return [Section(plain, None)] if plain else []
+
+
+def _empty_cells(m: re.Match[str]) -> str:
+    return "|" if m.group().startswith("|") and m.start() and m.string[m.start() - 1] != "\n" else ""
+
+
+def _in_unicode_range(m: re.Match[str]) -> str:
+    n = int(m.group(1))
+    return m.group() if -0x8000 <= n <= 0x10FFFF else "\\u65533"
+
+
+def _notes_at_end(text: str) -> str:
+    """Footnotes, comments and text-box text, out of their place and appended as paragraphs."""
+    if not _NOTE_GROUP.search(text):
+        return text
+    out: list[str] = []
+    notes: list[str] = []
+    pos = 0
+    while (m := _NOTE_GROUP.search(text, pos)) is not None:
+        out.append(text[pos:m.start()])
+        end = _group_end(text, m.start())
+        notes.append("{\\pard " + text[m.end():end])  # the group without its destination word
+        pos = end
+    out.append(text[pos:])
+    body = "".join(out).rstrip()
+    if body.endswith("}"):  # inside the document's own group, so striprtf reads them
+        return body[:-1] + "\\par " + "\\par ".join(notes) + "}"
+    return body + "\\par " + "\\par ".join(notes)
+
+
+def _group_end(text: str, start: int) -> int:
+    """Index just past the group that opens at ``start`` (or the end of a truncated text)."""
+    depth = 0
+    i = start
+    while (tok := _GROUP_TOKEN.search(text, i)) is not None:
+        i = tok.end()
+        if tok.group(1):  # \binN: N raw bytes that may contain braces
+            i += int(tok.group(1))
+        elif tok.group() == "{":
+            depth += 1
+        elif tok.group() == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return len(text)
 
 
 def _drop_binary_groups(text: str) -> str:
@@ -85,29 +142,8 @@ def _drop_binary_groups(text: str) -> str:
         return text
     out: list[str] = []
     pos = 0
-    while True:
-        m = _BINARY_GROUP.search(text, pos)
-        if not m:
-            out.append(text[pos:])
-            return "".join(out)
+    while (m := _BINARY_GROUP.search(text, pos)) is not None:
         out.append(text[pos:m.start()])
-        depth = 0
-        i = m.start()
-        end = len(text)
-        while True:
-            tok = _GROUP_TOKEN.search(text, i)
-            if tok is None:
-                break
-            i = tok.end()
-            if tok.group(1):  # \binN: N raw bytes that may contain braces
-                i += int(tok.group(1))
-            elif tok.group() == "{":
-                depth += 1
-            elif tok.group() == "}":
-                depth -= 1
-                if depth == 0:
-                    end = i
-                    break
-        pos = end
-        if pos >= len(text):
-            return "".join(out)
+        pos = _group_end(text, m.start())
+    out.append(text[pos:])
+    return "".join(out)
