@@ -10,6 +10,7 @@ repairs the rest.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import os
@@ -38,6 +39,7 @@ from .parse import (
     reread_since,
     skip_reason,
 )
+from .parse._common import describe
 from .parsepool import GONE, ParseFailure, ParsePool, os_reason
 from .paths import display
 from .scan import ScanEntry, Scanner, ScanProblem
@@ -92,6 +94,7 @@ class _Batch:
     gone: list[int] = field(default_factory=list)  # files deleted since the scan
     rows: list[dict[str, object]] = field(default_factory=list)
     records: list[FileRecord] = field(default_factory=list)
+    record_ids: list[int] = field(default_factory=list)  # the file id of each record
     texts: list[tuple[str, str]] = field(default_factory=list)
     since: float = field(default_factory=time.monotonic)
 
@@ -263,6 +266,7 @@ class Indexer:
         self.on_embed_progress: Callable[[int, int], None] = lambda done, left: None
         self._pool: ParsePool | None = None  # watch mode: parse workers kept between runs
         self._pool_used = 0.0
+        self._unstorable: dict[int, str] = {}  # this run's files whose rows cannot be stored: why
 
     def _prepare(self) -> tuple[Embedder | None, ChunkSpec]:
         if self._prepared is None:
@@ -668,6 +672,7 @@ class Indexer:
         # new files while a batch is stored (the first waits for lancedb's import and builds the
         # keyword index: the workers sat idle for ~0.5 s). At most two batches are in memory.
         flusher = ThreadPoolExecutor(1, thread_name_prefix="quire-flush")
+        self._unstorable = {}
         flushing: Future[None] | None = None
         all_cores = self.settings.index.worker_count(embedding=False)
 
@@ -697,6 +702,7 @@ class Indexer:
                     # Binary content under a text-like name is skipped, like any other non-document.
                     skipped = outcome.reason == "unsupported"
                     batch.ids.append(fid)
+                    batch.record_ids.append(fid)
                     batch.records.append(FileRecord(e.path, job.root_id, e.size, e.mtime_ns, job.sha256, e.kind,
                                                     SKIPPED if skipped else FAILED, outcome.message))
                     if skipped:
@@ -717,6 +723,7 @@ class Indexer:
                             flush(batch)
                             batch = _Batch(ids=[fid])
                         self._add_rows(batch, fid, e, folder, kind, chunks[start:start + FLUSH_ROWS])
+                    batch.record_ids.append(fid)
                     batch.records.append(FileRecord(e.path, job.root_id, e.size, e.mtime_ns,
                                                     job.sha256 or outcome.sha256, kind,
                                                     INDEXED if chunks else EMPTY,
@@ -734,6 +741,12 @@ class Indexer:
             flush(batch)
             if flushing is not None:
                 flushing.result()
+            for fid in self._unstorable:  # counted as read when parsed: they failed after all
+                c.failed += 1
+                if by_id[fid].is_new:
+                    c.added -= 1
+                else:
+                    c.changed -= 1
         finally:
             flusher.shutdown(wait=True)  # never leave a batch half-stored behind the run
             self._pool_used = time.monotonic()
@@ -775,7 +788,7 @@ class Indexer:
     def _flush(self, batch: _Batch, c: _Counts, embed: EmbedWorker | None) -> None:
         if not batch.ids:
             return
-        rows = pa.Table.from_pylist(batch.rows, schema=CHUNK_SCHEMA) if batch.rows else None
+        rows = self._rows_table(batch)
         self.store.replace_files(batch.stale, rows)  # 1. the rows
         self._commit_records(batch.records)  # 2. then the manifest says so
         if batch.gone:
@@ -785,6 +798,37 @@ class Indexer:
         c.chunks_written += len(batch.rows)
         if embed is not None:
             embed.offer(batch.texts)
+
+    def _rows_table(self, batch: _Batch) -> pa.Table | None:
+        """The batch's rows as one Arrow table. Rows that cannot be stored (a value a reader
+        should never have made: it happened with half an emoji) cost their own file, listed as
+        failed with the reason, not the whole run."""
+        try:
+            table = pa.Table.from_pylist(batch.rows, schema=CHUNK_SCHEMA) if batch.rows else None
+        except (pa.ArrowException, ValueError, TypeError, UnicodeError, OverflowError):
+            table = None
+            by_file: dict[int, list[dict[str, object]]] = {}
+            for r in batch.rows:
+                by_file.setdefault(r["file_id"], []).append(r)  # type: ignore[arg-type]
+            for fid, rows in by_file.items():
+                try:
+                    pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA)
+                except (pa.ArrowException, ValueError, TypeError, UnicodeError, OverflowError) as exc:
+                    log.warning("chunks of file %d cannot be stored: %r", fid, exc)
+                    self._unstorable.setdefault(fid, f"its text could not be stored ({describe(exc)})")
+        if self._unstorable and any(fid in self._unstorable for fid in batch.ids):
+            # Its rows from an earlier batch (a long file spans several) leave with this one.
+            batch.stale.extend(fid for fid in batch.ids if fid in self._unstorable)
+            kept = [r for r in batch.rows if r["file_id"] not in self._unstorable]
+            hashes = {r["text_hash"] for r in kept}
+            batch.rows, batch.texts = kept, [t for t in batch.texts if t[0] in hashes]
+            batch.records = [dataclasses.replace(r, status=FAILED, reason=self._unstorable[fid], chunks=0)
+                             if fid in self._unstorable else r for r, fid in zip(batch.records, batch.record_ids,
+                                                                                 strict=True)]
+            table = None
+        if table is None and batch.rows:
+            table = pa.Table.from_pylist(batch.rows, schema=CHUNK_SCHEMA)
+        return table
 
     # --- crash recovery ------------------------------------------------------------------
 

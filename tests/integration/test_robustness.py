@@ -88,6 +88,36 @@ def test_an_emoji_split_in_two_by_a_reader_costs_nothing(tmp_path, open_lib, emb
     assert lib.search("kumquats", k=1).hits[0].path == str(d / "fine.txt")
 
 
+def test_a_file_whose_rows_cannot_be_stored_fails_alone(tmp_path, open_lib, embedder, monkeypatch):
+    # Any value a reader should never have made (half an emoji was one) stopped the whole run
+    # at the batch write, leaving every other file unindexed. Now that file alone fails.
+    d = tmp_path / "notes"
+    for i in range(30):
+        write(d / f"n{i:02}.txt", f"note {i} about kumquats")
+    write(d / "long.txt", "\n\n".join(f"Paragraph {i} about the odd file." for i in range(4000)))
+    add_rows = indexer_mod.Indexer._add_rows
+
+    def poisoned(batch, fid, e, folder, kind, chunks):
+        add_rows(batch, fid, e, folder, kind, chunks)
+        # The long file's last batch only: its earlier batches are stored by then.
+        if e.path.endswith("n07.txt") or (e.path.endswith("long.txt") and len(chunks) < 64):
+            batch.rows[-1]["text"] = "half an emoji \ud83d"
+
+    monkeypatch.setattr(indexer_mod.Indexer, "_add_rows", staticmethod(poisoned))
+    monkeypatch.setattr(indexer_mod, "FLUSH_ROWS", 64)  # the long file spans several batches
+    lib = open_lib(embedding__backend="none")
+    r = lib.index([str(d)])
+    assert (r.files_added, r.files_failed) == (29, 2)
+    why = reasons(lib)
+    assert "could not be stored" in why["n07.txt"] and "could not be stored" in why["long.txt"]
+    paths = {Path(p).name for p, *_ in chunk_rows(lib)}
+    assert len(paths) == 29 and "long.txt" not in paths and "n07.txt" not in paths
+    assert lib.search("kumquats", k=40).hits and len(lib.search("kumquats", k=40).hits) == 29
+    monkeypatch.setattr(indexer_mod.Indexer, "_add_rows", staticmethod(add_rows))
+    write(d / "n07.txt", "note seven, fixed, about kumquats")
+    assert lib.index().files_changed == 1 and "n07.txt" not in reasons(lib)
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read a file without permission")
 def test_permission_denied_is_listed(tmp_path, open_lib, embedder):
     d = tmp_path / "perm"
