@@ -890,11 +890,11 @@ def test_encrypted_opendocument_files_say_so(tmp_path: Path, name: str, message:
 
 # --- EPUB ------------------------------------------------------------------------------
 
-def make_epub(path: Path, encrypted: bool = False) -> None:
+def make_epub(path: Path, encrypted: bool = False, metadata: str = "") -> None:
     chapter = ('<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml">'
                "<head><title>Book title</title></head><body><h1>{h}</h1><p>{p}</p></body></html>")
     opf = """<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0">
-<manifest><item id="c1" href="text/one.xhtml" media-type="application/xhtml+xml"/>
+""" + metadata + """<manifest><item id="c1" href="text/one.xhtml" media-type="application/xhtml+xml"/>
 <item id="c2" href="text/two%20b.xhtml" media-type="application/xhtml+xml"/>
 <item id="css" href="style.css" media-type="text/css"/></manifest>
 <spine><itemref idref="c2"/><itemref idref="c1"/></spine></package>"""
@@ -929,6 +929,23 @@ def test_epub_spine_order_and_headings(tmp_path: Path) -> None:
     make_epub(drm, encrypted=True)
     with pytest.raises(EncryptedFile):
         parse_file(str(drm))
+
+
+def test_epub_catalogue_card_from_the_package_metadata(tmp_path: Path) -> None:
+    # The blurb, often in no page of the book, was not indexed; nor were the authors.
+    dc = ('<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>The Glass Orchard</dc:title>'
+          "<dc:creator>Ines Varga</dc:creator><dc:creator>Tom Lind</dc:creator><dc:language>en</dc:language>"
+          "<dc:description>&lt;p&gt;A &lt;b&gt;quiet&lt;/b&gt; novel about apple growers.&lt;/p&gt;</dc:description>"
+          "<dc:subject>Fiction</dc:subject><dc:subject>Farming</dc:subject></metadata>")
+    make_epub(tmp_path / "card.epub", metadata=dc)
+    sections = parse_file(str(tmp_path / "card.epub"))
+    assert sections[0] == Section("The Glass Orchard\nInes Varga, Tom Lind\n\n"
+                                  "A quiet novel about apple growers.\n\nFiction, Farming", None)
+    assert [s.heading for s in sections[1:]] == ["Chapter Two", "Chapter One"]
+    # A card that would only repeat the opening page is left out.
+    make_epub(tmp_path / "same.epub", metadata=dc.split("<dc:creator>")[0].replace("The Glass Orchard", "Chapter Two")
+              + "</metadata>")
+    assert [s.heading for s in parse_file(str(tmp_path / "same.epub"))] == ["Chapter Two", "Chapter One"]
 
 
 # --- FB2 -------------------------------------------------------------------------------

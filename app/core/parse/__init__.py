@@ -119,9 +119,9 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     # half an emoji (were "failed"), RTF's Mac and DOS code pages, notebooks' pasted images, CSV dialects.
     6: frozenset(["rtf", "fb2", "html", "htm", "xhtml", "xht", "shtml", "ipynb", "csv", "tsv", "tab", NOT_UTF8,
                   "vcf", "vcard", "ics", "ical", "ifb", "srt", "vtt", "sbv"]),  # contacts, calendars, subtitles
-    # RTF footnotes, comments and text boxes (were dropped); FB2 authors and blurb; CSV titles
+    # RTF footnotes, comments and text boxes (were dropped); FB2 and EPUB authors and blurb; CSV titles
     # padded with commas (were the header); Markdown "#" lines in HTML comments, a leading rule.
-    7: frozenset(["rtf", "fb2", "csv", "tsv", "tab", *_MARKDOWN]),
+    7: frozenset(["rtf", "fb2", "epub", "csv", "tsv", "tab", *_MARKDOWN]),
 }
 READERS_VERSION = max(READER_CHANGES)
 

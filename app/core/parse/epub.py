@@ -1,5 +1,9 @@
 """EPUB (2 and 3) with zipfile: container.xml -> OPF -> spine order -> each XHTML
-document through the HTML reader, its h1-h6 headings kept. No ebooklib (AGPL)."""
+document through the HTML reader, its h1-h6 headings kept. No ebooklib (AGPL).
+
+The package's title, authors, description (a blurb, often nowhere in the book's pages) and
+subjects come first, as a catalogue card; a card that would say only what the first pages
+already do is left out."""
 
 from __future__ import annotations
 
@@ -78,7 +82,33 @@ def _read(zf: zipfile.ZipFile) -> list[Section]:
             continue
         seen.add(doc)
         sections.extend(parse_html(read_member(zf, doc, "EPUB"), with_title=False))
-    return sections
+    card = _card(opf, " ".join(s.text for s in sections[:3]).casefold())
+    return ([Section(card, None)] if card else []) + sections
+
+
+def _card(opf: Any, opening: str) -> str:
+    """Title, authors, description and subjects from the package's Dublin Core metadata."""
+    from app.core.parse._common import clean_prose
+    from app.core.parse.html import parse_html
+
+    meta = next((el for el in opf if _local(el.tag) == "metadata"), None)
+    if meta is None:
+        return ""
+    found: dict[str, list[str]] = {}
+    for el in meta.iter():
+        name = _local(el.tag)
+        if name in ("title", "creator", "description", "subject") and (t := " ".join("".join(el.itertext()).split())):
+            found.setdefault(name, []).append(t)
+    head = [x for x in (", ".join(found.get("title", [])[:1]), ", ".join(found.get("creator", []))) if x]
+    blurb = []
+    for d in found.get("description", [])[:1]:
+        if "<" in d:  # publishers put HTML in it, escaped
+            d = clean_prose(" ".join(s.text for s in parse_html(d, with_title=False)))
+        blurb = [d] if d else []
+    subjects = ", ".join(found.get("subject", []))
+    if not blurb and not subjects and all(x.casefold() in opening for x in head):
+        return ""
+    return "\n\n".join(x for x in ("\n".join(head), *blurb, subjects) if x)
 
 
 def _encrypted(names: set[str], load: Callable[[str], Any]) -> set[str]:
