@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.errors import DamagedFile
 from app.core.parse import kind_of, parse_file, sniffed_kind
 from tests.unit.test_parse_formats import make_pdf
 
@@ -213,3 +214,81 @@ def test_a_msg_that_is_text_or_damaged(tmp_path: Path) -> None:
     cut.write_bytes(outlook_message({0x0037: "x" * 3000, 0x1000: "y" * 9000})[:3000])
     with pytest.raises(DamagedFile):
         parse_file(str(cut))
+
+
+def eml(tmp_path: Path, name: str, text: str) -> list:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return parse_file(str(path))
+
+
+def body_of(sections: list) -> str:
+    return sections[0].text.split("\n\n", 1)[1] if "\n\n" in sections[0].text else ""
+
+
+def test_malformed_multiparts_keep_their_text(tmp_path: Path) -> None:
+    # A multipart with no boundary, or with one its body does not use, lost its whole body
+    # (a real bounce lost half its words); a part's body sent as "base64;" stayed base64.
+    head = "From: a@example.com\nSubject: s\nMIME-Version: 1.0\n"
+    no_boundary = head + "Content-Type: multipart/mixed\n\nBlah blah zanzibar\n"
+    assert body_of(eml(tmp_path, "a.eml", no_boundary)) == "Blah blah zanzibar"
+    wrong = (head + 'Content-Type: multipart/mixed; boundary="AAA"\n\n--BBB\nContent-Type: text/plain\n\n'
+             "The zanzibar words.\n--BBB\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+             "YWJj\n--BBB--\n")
+    assert body_of(eml(tmp_path, "b.eml", wrong)) == "The zanzibar words."
+    semi = head + "Content-Type: text/plain\nContent-Transfer-Encoding: base64;\n\nRGVjb2RlZCB6YW56aWJhciB3b3Jkcy4=\n"
+    assert body_of(eml(tmp_path, "c.eml", semi)) == "Decoded zanzibar words."
+    utf7 = head + "Content-Type: text/plain; charset=utf-7\n\nHello +ZeVnLIqe- world\n"
+    assert body_of(eml(tmp_path, "d.eml", utf7)) == "Hello 日本語 world"
+    deep = head + "Content-Type: multipart/mixed; boundary=b0\n\n" + "".join(
+        f"--b{i}\nContent-Type: multipart/mixed; boundary=b{i + 1}\n\n" for i in range(3000))
+    with pytest.raises(DamagedFile, match="nested"):
+        eml(tmp_path, "deep.eml", deep)
+
+
+def test_alternatives_stubs_and_unnamed_attachments(tmp_path: Path) -> None:
+    # A blank plain form hid the HTML; a stub ("use an HTML capable mail program") was all
+    # that was indexed; a text attachment with no name was dropped and not even listed; a
+    # forwarded message sent base64-encoded was indexed as base64; the same text side by side
+    # as plain and HTML in a multipart/mixed was indexed twice.
+    head = "From: a@example.com\nSubject: s\nMIME-Version: 1.0\n"
+
+    def alt(plain: str, html: str) -> str:
+        return (head + "Content-Type: multipart/alternative; boundary=XX\n\n--XX\nContent-Type: text/plain\n\n"
+                + plain + "\n--XX\nContent-Type: text/html\n\n" + html + "\n--XX--\n")
+
+    assert body_of(eml(tmp_path, "a.eml", alt("", "<p>Only the HTML has the zanzibar numbers.</p>"))) == (
+        "Only the HTML has the zanzibar numbers.")
+    stub = "This is an HTML message. Please use an HTML capable mail program to read this message."
+    assert body_of(eml(tmp_path, "b.eml", alt(stub, "<p>Hello, the zanzibar contract is signed.</p>"))) == (
+        stub + "\n\nHello, the zanzibar contract is signed.")
+    same = "Thanks, see you at the zanzibar meeting on Monday."
+    assert body_of(eml(tmp_path, "c.eml", alt(same, f"<div>{same}</div>"))) == same
+    mixed = (head + "Content-Type: multipart/mixed; boundary=M\n\n"
+             "--M\nContent-Type: text/plain\n\nAttached, zanzibar.\n"
+             "--M\nContent-Type: text/plain\nContent-Disposition: attachment\n\nputs 'hello'\n"
+             "--M\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+             "RnJvbTogeEBleGFtcGxlLmNvbQpTdWJqZWN0OiBJbm5lcgoKVGhlIGZvcndhcmRlZCB3b3Jkcy4K\n"
+             "--M\nContent-Type: text/html\n\n<p>Attached, zanzibar.</p>\n--M--\n")
+    sections = eml(tmp_path, "d.eml", mixed)
+    assert [(s.heading, s.text) for s in sections] == [
+        ("s", "From: a@example.com\nSubject: s\n\nAttached, zanzibar."),
+        ("s > attachment", "puts 'hello'"),
+        ("s > Inner", "From: x@example.com\nSubject: Inner\n\nThe forwarded words.")]
+
+
+def test_mbox_separators_and_flags_are_read_strictly(tmp_path: Path) -> None:
+    # "From time to time" after a blank line split a message and lost the line; a message
+    # with no blank line before the next separator swallowed it; "Status: Delivered" has a
+    # "D" in it and the message was dropped as deleted; an unknown charset in an encoded word
+    # became replacement characters.
+    data = (b"From a@example.com Mon Jan  1 00:00:00 2001\nFrom: a@example.com\nSubject: first\n\n"
+            b"Hello\n\nFrom time to time we meet.\nBye.\n"
+            b"From b@example.com Mon Jan  1 00:00:01 2001\nFrom: b@example.com\nSubject: second\nStatus: Delivered\n\n"
+            b"Body two.\n\nFrom c@example.com Mon Jan  1 00:00:02 2001\nFrom: c@example.com\n"
+            b"Subject: =?unknown-8bit?q?pr=C3=A9sente?=\n\nBody three.\n")
+    path = tmp_path / "box.mbox"
+    path.write_bytes(data)
+    sections = parse_file(str(path))
+    assert [s.heading for s in sections] == ["first", "second", "présente"]
+    assert sections[0].text.endswith("Hello\n\nFrom time to time we meet.\nBye.")

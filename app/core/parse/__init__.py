@@ -120,8 +120,9 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     6: frozenset(["rtf", "fb2", "html", "htm", "xhtml", "xht", "shtml", "ipynb", "csv", "tsv", "tab", NOT_UTF8,
                   "vcf", "vcard", "ics", "ical", "ifb", "srt", "vtt", "sbv"]),  # contacts, calendars, subtitles
     # RTF footnotes, comments and text boxes (were dropped); FB2 and EPUB authors and blurb; CSV titles
-    # padded with commas (were the header); Markdown "#" lines in HTML comments, a leading rule.
-    7: frozenset(["rtf", "fb2", "epub", "csv", "tsv", "tab", *_MARKDOWN]),
+    # padded with commas (were the header); Markdown "#" lines in HTML comments, a leading rule;
+    # e-mail: malformed multiparts, stub plain texts, unnamed attachments, mbox separators.
+    7: frozenset(["rtf", "fb2", "epub", "csv", "tsv", "tab", *_MARKDOWN, "eml", "emlx", "mbox", "mbx", SNIFF]),
 }
 READERS_VERSION = max(READER_CHANGES)
 
