@@ -759,9 +759,10 @@ _R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
 def make_xlsx(path: Path, sheets: dict[str, str], shared: list[str], *, date1904: bool = False,
-              hidden: str = "") -> None:
+              hidden: str = "", extra_formats: tuple[str, ...] = ()) -> None:
     """A workbook as Excel writes one: workbook, relationships, shared strings, styles (xf 1 is a
-    date, 2 a time, 3 a custom "dd/mm/yyyy hh:mm", 4 a scientific number, 5 a percentage) and sheets."""
+    date, 2 a time, 3 a custom "dd/mm/yyyy hh:mm", 4 a scientific number, 5 a percentage, then
+    xf 6, 7... in ``extra_formats``) and sheets."""
     rels = "".join(f'<Relationship Id="rId{i}" Type="{_R}/worksheet" Target="worksheets/sheet{i}.xml"/>'
                    for i in range(1, len(sheets) + 1))
     rels += (f'<Relationship Id="rIdS" Type="{_R}/sharedStrings" Target="sharedStrings.xml"/>'
@@ -779,11 +780,14 @@ def make_xlsx(path: Path, sheets: dict[str, str], shared: list[str], *, date1904
         z.writestr("xl/_rels/workbook.xml.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/'
                    f'package/2006/relationships">{rels}</Relationships>')
         z.writestr("xl/sharedStrings.xml", f'<sst xmlns="{_SS}">' + "".join(shared) + "</sst>")
-        z.writestr("xl/styles.xml", f'<styleSheet xmlns="{_SS}"><numFmts count="2">'
+        extra = "".join(f'<numFmt numFmtId="{166 + i}" formatCode="{code}"/>' for i, code in enumerate(extra_formats))
+        z.writestr("xl/styles.xml", f'<styleSheet xmlns="{_SS}"><numFmts>'
                    r'<numFmt numFmtId="164" formatCode="dd/mm/yyyy\ hh:mm"/>'
-                   '<numFmt numFmtId="165" formatCode="0.00E+00"/></numFmts><cellXfs>'
+                   f'<numFmt numFmtId="165" formatCode="0.00E+00"/>{extra}</numFmts><cellXfs>'
                    '<xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="20"/><xf numFmtId="164"/>'
-                   '<xf numFmtId="165"/><xf numFmtId="10"/></cellXfs></styleSheet>')
+                   '<xf numFmtId="165"/><xf numFmtId="10"/>'
+                   + "".join(f'<xf numFmtId="{166 + i}"/>' for i in range(len(extra_formats)))
+                   + "</cellXfs></styleSheet>")
         for i, rows in enumerate(sheets.values(), 1):
             z.writestr(f"xl/worksheets/sheet{i}.xml", f'<worksheet xmlns="{_SS}"><sheetData>{rows}'
                        "</sheetData></worksheet>")

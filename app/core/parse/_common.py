@@ -431,6 +431,34 @@ def declared_charset(head: bytes) -> str | None:
 # --- ZIP containers --------------------------------------------------------------------
 
 # An OLE compound file: how Office saves a password-protected DOCX/PPTX/XLSX (and the old formats).
+_DGM = "{http://schemas.openxmlformats.org/drawingml/2006/diagram}"
+_DRAWING_A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+DIAGRAM_URI = "http://schemas.openxmlformats.org/drawingml/2006/diagram"
+DIAGRAM_RELS = _DGM + "relIds"  # in a drawing: its r:dm attribute names the diagram's data part
+RELS_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def diagram_lines(xml: bytes) -> list[str]:
+    """The text of a SmartArt diagram's data part (Word, PowerPoint): one line per paragraph
+    of its nodes, in the data model's order."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, recover=True)
+    try:
+        root = etree.fromstring(xml, parser)
+    except etree.XMLSyntaxError:
+        return []
+    if root is None:
+        return []
+    lines = []
+    for t in root.iter(_DGM + "t"):
+        for p in t.iter(_DRAWING_A + "p"):
+            line = " ".join("".join(x.text or "" for x in p.iter(_DRAWING_A + "t")).split())
+            if line:
+                lines.append(line)
+    return lines
+
+
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 

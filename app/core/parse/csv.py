@@ -105,6 +105,7 @@ def rows_to_sections(rows: Iterable[list[str]], heading: str = "") -> list[Secti
     header: list[str] = []
     sections: list[Section] = []
     lines: list[str] = []
+    filled: set[int] = set()  # columns that have a value somewhere
     for row in rows:
         if not header:
             header = [" ".join(h.split()) for h in row]
@@ -119,6 +120,7 @@ def rows_to_sections(rows: Iterable[list[str]], heading: str = "") -> list[Secti
         names = header if len(header) >= len(cells) else header + [
             f"column {i + 1}" for i in range(len(header), len(cells))]
         lines.append("; ".join(f"{n}: {v}" for n, v in zip(names, cells, strict=False) if v))
+        filled.update(i for i, v in enumerate(cells) if v)
         if len(lines) >= ROWS_PER_SECTION:
             sections.append(Section("\n".join(lines), None, heading))
             lines = []
@@ -126,5 +128,10 @@ def rows_to_sections(rows: Iterable[list[str]], heading: str = "") -> list[Secti
         sections.append(Section("\n".join(lines), None, heading))
     if not sections and header:  # a header and nothing else
         sections.append(Section("; ".join(header), None, heading))
+    elif sections and any(i not in filled and not h.startswith("column ") for i, h in enumerate(header)):
+        # A column with a name and no values yet (a form to fill in, "Remarks"): its name is
+        # in no "name: value" pair, so the header row opens the table.
+        first = sections[0]
+        sections[0] = Section("; ".join(header) + "\n" + first.text, first.page, first.heading)
     return sections
 

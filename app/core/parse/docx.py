@@ -17,13 +17,26 @@ from typing import Any
 
 from app.core.errors import DamagedFile, EncryptedFile, ParseError
 from app.core.parse import Section
-from app.core.parse._common import OLE_MAGIC, SectionBuilder, describe, ole_kind, open_zip, read_member
+from app.core.parse._common import (
+    DIAGRAM_RELS,
+    OLE_MAGIC,
+    RELS_NS,
+    SectionBuilder,
+    describe,
+    diagram_lines,
+    ole_kind,
+    open_zip,
+    read_member,
+)
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _P, _TBL, _SDT, _SDT_CONTENT, _TR, _TC = W + "p", W + "tbl", W + "sdt", W + "sdtContent", W + "tr", W + "tc"
 _T, _TAB, _BR, _CR, _NOBREAK_HYPHEN = W + "t", W + "tab", W + "br", W + "cr", W + "noBreakHyphen"
 _PPR, _PSTYLE, _OUTLINE, _VAL = W + "pPr", W + "pStyle", W + "outlineLvl", W + "val"
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_MATH_T = "{http://schemas.openxmlformats.org/officeDocument/2006/math}t"  # an equation's text
+# Text a tracked change moved or deleted: the document as it now reads has it elsewhere or not at all.
+_GONE = (W + "moveFrom", W + "del")
 _HEADING_NAME = re.compile(r"heading\s*([1-9])$", re.I)
 _STRICT_DOC = b"http://purl.oclc.org/ooxml/officeDocument/relationships/officeDocument"
 _STRICT_NS = (
@@ -67,6 +80,7 @@ def parse(path: str) -> list[Section]:
                 raise
             return _read_strict(zf)
         body = document.element.body
+        _inline_diagrams(body, lambda rid: document.part.related_parts[rid].blob)
         styles = _safe(lambda: document.styles.element)
         notes = [rel.target_part.blob for rel in document.part.rels.values()
                  if not rel.is_external and rel.reltype.endswith(("/footnotes", "/endnotes"))]
@@ -136,6 +150,7 @@ def _safe(get: Callable[[], Any]) -> Any:
 def _read(body: Any, styles: Any, notes_xml: list[bytes]) -> list[Section]:
     levels = _style_levels(styles) if styles is not None else {}
     _drop_fallbacks(body)
+    _drop_moved_away(body)
     out = SectionBuilder()
     drop_cap = ""  # Word keeps a drop cap letter in a paragraph of its own
     for el in _blocks(body):
@@ -160,7 +175,9 @@ def _read(body: Any, styles: Any, notes_xml: list[bytes]) -> list[Section]:
 
 
 def _blocks(parent: Any) -> Iterator[Any]:
-    """Body-level paragraphs and tables in order, looking inside content controls."""
+    """Paragraphs and tables in order, at the level of ``parent``'s own (a body, a cell, a
+    note): looking inside content controls, custom XML (SharePoint's mapped fields), tracked
+    insertions and other wrappers, not into paragraphs or tables themselves."""
     stack = [iter(parent)]
     while stack:
         for el in stack[-1]:
@@ -172,8 +189,16 @@ def _blocks(parent: Any) -> Iterator[Any]:
                 if content is not None:
                     stack.append(iter(content))
                     break
+            elif isinstance(tag, str) and tag not in _LEAVES and len(el):
+                stack.append(iter(el))
+                break
         else:
             stack.pop()
+
+
+# Body-level elements with no text of their own to look into.
+_LEAVES = frozenset({W + "sectPr", W + "tblPr", W + "tblGrid", W + "trPr", W + "tcPr", W + "sdtPr", W + "sdtEndPr",
+                     W + "customXmlPr", *_GONE})
 
 
 def _drop_fallbacks(root: Any) -> None:
@@ -185,6 +210,32 @@ def _drop_fallbacks(root: Any) -> None:
             parent.remove(fallback)
 
 
+def _inline_diagrams(body: Any, blob: Callable[[str], bytes]) -> None:
+    """Put each SmartArt diagram's text where the diagram is, as text of its paragraph: it
+    lives in a part of its own (word/diagrams/data1.xml), which the body only points to."""
+    for rel in body.iter(DIAGRAM_RELS):
+        rid = rel.get(RELS_NS + "dm")
+        try:
+            lines = diagram_lines(blob(rid)) if rid else []
+        except (KeyError, AttributeError, ValueError):
+            continue
+        for i, line in enumerate(lines):
+            if i:
+                rel.append(rel.makeelement(_BR))
+            t = rel.makeelement(_T)
+            t.text = line
+            rel.append(t)
+
+
+def _drop_moved_away(root: Any) -> None:
+    """Remove text a tracked change moved away (w:moveFrom, in plain w:t, unlike deletions'
+    w:delText): it is also where it was moved to, and would be read twice."""
+    for el in list(root.iter(W + "moveFrom")):
+        parent = el.getparent()
+        if parent is not None:
+            parent.remove(el)
+
+
 def _is_drop_cap(p: Any) -> bool:
     frame = p.find(f"{_PPR}/{W}framePr")
     return frame is not None and frame.get(W + "dropCap") in ("drop", "margin")
@@ -192,9 +243,9 @@ def _is_drop_cap(p: Any) -> bool:
 
 def _para_text(p: Any) -> str:
     parts = []
-    for el in p.iter(_T, _TAB, _BR, _CR, _NOBREAK_HYPHEN, _P):
+    for el in p.iter(_T, _MATH_T, _TAB, _BR, _CR, _NOBREAK_HYPHEN, _P):
         tag = el.tag
-        if tag == _T:
+        if tag in (_T, _MATH_T):
             parts.append(el.text or "")
         elif tag == _TAB:
             parts.append("\t")
@@ -213,11 +264,17 @@ def _table_text(tbl: Any) -> str:
     for tr in _children(tbl, _TR):
         cells = []
         for tc in _children(tr, _TC):
-            cell = " ".join(" ".join(_para_text(p).split()) for p in tc.iter(_P))
-            cells.append(cell.strip())
+            cells.append(" ".join(_block_words(tc)).strip())
         if any(cells):
             rows.append(" | ".join(cells))
     return "\n".join(rows)
+
+
+def _block_words(parent: Any) -> Iterator[str]:
+    """A cell's or a note's paragraphs and nested tables, each on one line; a text box
+    inside a paragraph is that paragraph's (``_para_text``), read once."""
+    for el in _blocks(parent):
+        yield " ".join((_para_text(el) if el.tag == _P else _table_text(el)).split())
 
 
 def _children(parent: Any, tag: str) -> Iterator[Any]:
@@ -229,7 +286,9 @@ def _children(parent: Any, tag: str) -> Iterator[Any]:
         elif el.tag == _SDT:
             content = el.find(_SDT_CONTENT)
             if content is not None:
-                yield from content.iterchildren(tag)
+                yield from _children(content, tag)
+        elif el.tag == W + "customXml":
+            yield from _children(el, tag)
 
 
 def _level(p: Any, levels: dict[str, int]) -> int | None:
@@ -241,6 +300,8 @@ def _level(p: Any, levels: dict[str, int]) -> int | None:
         lvl = _int(outline.get(_VAL))
         if lvl is not None and 0 <= lvl <= 8:
             return lvl + 1
+        if lvl == 9:  # Word's "Body Text" level: not a heading, whatever its style
+            return None
     style = ppr.find(_PSTYLE)
     return levels.get(style.get(_VAL, "")) if style is not None else None
 
@@ -290,10 +351,11 @@ def _notes(parts: list[bytes]) -> str:
         except etree.XMLSyntaxError:
             continue
         _drop_fallbacks(root)
+        _drop_moved_away(root)
         for note in root:
             if note.get(W + "type") in ("separator", "continuationSeparator", "continuationNotice"):
                 continue
-            text = " ".join(" ".join(_para_text(p).split()) for p in note.iter(_P)).strip()
+            text = " ".join(_block_words(note)).strip()
             if text:
                 out.append(text)
     return "\n\n".join(out)

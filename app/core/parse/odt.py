@@ -8,6 +8,7 @@ and endnote bodies are gathered into a last "Notes" section.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from app.core.errors import DamagedFile
@@ -81,12 +82,35 @@ def _walk(start: Any, out: SectionBuilder, notes: list[str]) -> None:
 
 def _table(table: Any, notes: list[str]) -> str:
     rows = []
-    for row in table.iter(_ROW):
-        cells = [" ".join(" ".join(_text(p, notes).split()) for p in cell.iter(_P, _H))
-                 for cell in row.iterchildren(_CELL)]
+    for row in _rows(table):
+        cells = [" ".join(_cell_words(cell, notes)) for cell in row.iterchildren(_CELL)]
         if any(cells):
             rows.append(" | ".join(cells))
     return "\n".join(rows)
+
+
+def _rows(table: Any) -> Iterator[Any]:
+    """The table's own rows (also inside header-rows, row groups...), not a nested table's."""
+    for el in table:
+        if el.tag == _ROW:
+            yield el
+        elif el.tag in _ROW_GROUPS:
+            yield from _rows(el)
+
+
+_ROW_GROUPS = frozenset(TABLE + n for n in ("table-header-rows", "table-rows", "table-row-group"))
+
+
+def _cell_words(parent: Any, notes: list[str]) -> Iterator[str]:
+    """A cell's paragraphs and nested tables, each once: a frame's paragraphs inside a
+    paragraph are that paragraph's text (``_text``); a nested table is read as a table."""
+    for el in parent:
+        if el.tag in (_P, _H):
+            yield " ".join(_text(el, notes).split())
+        elif el.tag == _TABLE:
+            yield " ".join(_table(el, notes).split())
+        elif isinstance(el.tag, str) and el.tag not in _SKIP_BLOCKS:  # lists, sections
+            yield from _cell_words(el, notes)
 
 
 def _text(el: Any, notes: list[str]) -> str:

@@ -12,7 +12,16 @@ from typing import Any
 
 from app.core.errors import DamagedFile, EncryptedFile
 from app.core.parse import Section
-from app.core.parse._common import OLE_MAGIC, clean_prose, describe, ole_kind, open_zip
+from app.core.parse._common import (
+    DIAGRAM_RELS,
+    OLE_MAGIC,
+    RELS_NS,
+    clean_prose,
+    describe,
+    diagram_lines,
+    ole_kind,
+    open_zip,
+)
 
 MAX_GROUP_DEPTH = 50
 
@@ -78,7 +87,7 @@ def _slide(slide: Any, number: int) -> Section | None:
     title_id = title_shape.shape_id if title_shape is not None else None
     parts = [title] if title else []
     for shape in _shapes(slide.shapes):
-        if shape.shape_id == title_id and title_id is not None:
+        if shape.shape_id == title_id and title_id is not None or _furniture(shape):
             continue
         parts.extend(_shape_text(shape))
     if slide.has_notes_slide:
@@ -98,8 +107,20 @@ def _shapes(shapes: Any, depth: int = 0) -> Iterator[Any]:
             yield shape
 
 
+# The date, footer and slide-number placeholders repeat on every slide (the ODP reader skips
+# them too): PP_PLACEHOLDER.SLIDE_NUMBER, FOOTER, DATE.
+_FURNITURE = frozenset({13, 15, 16})
+
+
+def _furniture(shape: Any) -> bool:
+    try:
+        return bool(shape.is_placeholder) and int(shape.placeholder_format.type) in _FURNITURE
+    except (ValueError, AttributeError, TypeError):
+        return False
+
+
 def _shape_text(shape: Any) -> list[str]:
-    out = []
+    out = _chart_text(shape) + _diagram_text(shape)
     if getattr(shape, "has_text_frame", False) and shape.has_text_frame:
         text = shape.text_frame.text
         if text.strip():
@@ -113,3 +134,39 @@ def _shape_text(shape: Any) -> list[str]:
         if rows:
             out.append("\n".join(rows))
     return out
+
+
+def _chart_text(shape: Any) -> list[str]:
+    """A chart's title and axis titles (its numbers are not text anyone searches for)."""
+    if not getattr(shape, "has_chart", False):
+        return []
+    chart = shape.chart
+    titles = []
+    try:
+        if chart.has_title and chart.chart_title.has_text_frame:
+            titles.append(chart.chart_title.text_frame.text)
+    except (ValueError, AttributeError, KeyError):
+        pass
+    for axis in ("category_axis", "value_axis"):
+        try:
+            ax = getattr(chart, axis)
+            if ax.has_title and ax.axis_title.has_text_frame:
+                titles.append(ax.axis_title.text_frame.text)
+        except (ValueError, AttributeError, KeyError):  # a pie chart has no axes
+            pass
+    return [t for t in titles if t.strip()]
+
+
+def _diagram_text(shape: Any) -> list[str]:
+    """A SmartArt diagram's text, from the data part its graphic frame points to."""
+    element = getattr(shape, "_element", None)
+    if element is None:
+        return []
+    lines: list[str] = []
+    for rel in element.iter(DIAGRAM_RELS):
+        rid = rel.get(RELS_NS + "dm")
+        try:
+            lines += diagram_lines(shape.part.related_part(rid).blob) if rid else []
+        except (KeyError, AttributeError, ValueError):
+            continue
+    return ["\n".join(lines)] if lines else []

@@ -76,10 +76,12 @@ def _rows(book: Any, sheet: Any, epoch: datetime) -> Iterator[list[str]]:
                     key = xfs[cell.xf_index].format_key if cell.xf_index < len(xfs) else 0
                     fmt = formats.get(key)
                     shown = shown_by_xf[cell.xf_index] = date_kind(key, fmt.format_str if fmt else None)
-                if t == xlrd.XL_CELL_DATE and shown in ("", "percent"):
+                if t == xlrd.XL_CELL_DATE and (not shown or shown.startswith("percent")):
                     shown = "date"  # xlrd saw a date format that date_kind does not know
                 row.append(shown_number(float(cell.value), shown, epoch))
-            else:  # empty, blank, error
+            elif t == xlrd.XL_CELL_ERROR:  # as the cell shows it, like the XLSX reader
+                row.append(xlrd.error_text_from_code.get(cell.value, ""))
+            else:  # empty, blank
                 row.append("")
         yield row
 

@@ -17,6 +17,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from app.core.errors import DamagedFile, EncryptedFile, ParseError
@@ -28,8 +29,8 @@ from app.core.parse.csv import rows_to_sections
 _DATE_FORMAT_IDS = frozenset({*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59)})
 _TIME_ONLY_IDS = frozenset({18, 19, 20, 21, 45, 46, 47})
 # A custom format shows a date if, outside quoted text, escapes and [colour] parts, it has a
-# date or time letter ("0.00" and "#,##0" have none; "[h]:mm" is an elapsed time, still a time).
-_FMT_NOISE = re.compile(r'"[^"]*"|\\.|\[(?![hms]+\])[^\]]*\]|_.|\*.|[eE][+-]')  # (E+: scientific)
+# date or time letter ("0.00" and "#,##0" have none; "[h]:mm" is an elapsed time, kept).
+_FMT_NOISE = re.compile(r'"[^"]*"|\\.|\[(?![hmsHMS]+\])[^\]]*\]|_.|\*.|[eE][+-]')  # (E+: scientific)
 _DATE_LETTERS = re.compile(r"[dmyhs]", re.I)
 
 
@@ -174,22 +175,30 @@ def _date_formats(zf: zipfile.ZipFile, rels: dict[str, str], names: set[str]) ->
 
 
 def date_kind(fid: int, code: str | None) -> str:
-    """How a number in this format is shown: "date", "time", "datetime", "percent" or "" (as is)."""
+    """How a number in this format is shown: "date", "time", "datetime", "elapsed" ([h]:mm,
+    a duration), "percentN" (N decimals) or "" (as is)."""
     if code is None:
         if fid in _TIME_ONLY_IDS:
             return "time"
         if fid in (9, 10):
-            return "percent"
+            return "percent0" if fid == 9 else "percent2"
         return "datetime" if fid == 22 else "date" if fid in _DATE_FORMAT_IDS else ""
     bare = _FMT_NOISE.sub("", code.split(";", 1)[0])
     if "%" in bare:
-        return "percent"
+        decimals = _DECIMALS.search(bare)
+        return f"percent{len(decimals.group(1)) if decimals else 0}"
     letters = {c.lower() for c in _DATE_LETTERS.findall(bare)}
     if not letters or bare.strip().lower() == "general":
         return ""
+    if _ELAPSED.search(bare):
+        return "elapsed"
     has_date = bool(letters & {"d", "y"}) or ("m" in letters and not letters & {"h", "s"})
     has_time = bool(letters & {"h", "s"})
     return "datetime" if has_date and has_time else "time" if has_time else "date"
+
+
+_DECIMALS = re.compile(r"\.([0#?]+)")
+_ELAPSED = re.compile(r"\[(?:h+|m+|s+)\]", re.I)
 
 
 def _sheet_rows(zf: zipfile.ZipFile, part: str, strings: list[str], formats: list[str],
@@ -239,8 +248,11 @@ def _cell_value(c: Any, strings: list[str], formats: list[str], epoch: datetime)
     if kind == "inlineStr":
         return "".join(_text_of(i) for i in c.iterchildren("{*}is"))
     v = c.findtext("{*}v")
-    if v is None:
-        return ""
+    if not v:
+        # A formula with no saved result (files written by openpyxl and other libraries,
+        # never opened in Excel): its text, whose words and numbers are still worth finding.
+        f = c.findtext("{*}f")
+        return f"={f}" if f else ""
     if kind == "s":
         i = int(v)
         return strings[i] if 0 <= i < len(strings) else ""
@@ -259,16 +271,35 @@ def _cell_value(c: Any, strings: list[str], formats: list[str], epoch: datetime)
 
 def shown_number(x: float, shown: str, epoch: datetime) -> str:
     """A number as its cell shows it: ``shown`` is ``date_kind``'s answer for its format."""
-    if shown == "percent":
-        return f"{x * 100:.12g}%"
+    if shown.startswith("percent"):  # rounded half up, as Excel shows 12.5% in "0%": 13%
+        step = Decimal(1).scaleb(-int(shown[7:] or 0))
+        return f"{(Decimal(repr(x)) * 100).quantize(step, ROUND_HALF_UP)}%"
+    if shown == "elapsed":
+        return _duration(x)
     if shown:
         return date_text(x, shown, epoch)
-    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else f"{x:.15g}"
+    if x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    text = f"{x:.15g}"
+    # Excel's General format writes 0.00001, not 1e-05 (which a search reads as "1e" and "05").
+    if "e" in text and 1e-9 <= abs(x) < 1e15:
+        text = format(Decimal(text), "f")
+    return text
+
+
+def _duration(days: float) -> str:
+    """[h]:mm(:ss): hours past 24 (36:00 for a day and a half), not a time of day."""
+    seconds = round(abs(days) * 86400)
+    h, rest = divmod(seconds, 3600)
+    m, sec = divmod(rest, 60)
+    sign = "-" if days < 0 else ""
+    return f"{sign}{h}:{m:02d}:{sec:02d}" if sec else f"{sign}{h}:{m:02d}"
 
 
 def date_text(serial: float, shown: str, epoch: datetime) -> str:
     try:
-        when = epoch + timedelta(days=serial)
+        # Rounded to the second: a serial is a binary fraction, and 13:45 is 13:44:59.99999
+        when = epoch + timedelta(seconds=round(serial * 86400))
     except OverflowError:
         return f"{serial:.15g}"
     if shown == "time" or (shown == "datetime" and serial < 1):
