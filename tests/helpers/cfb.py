@@ -92,18 +92,22 @@ def _dir_entry(name: str, kind: int, *, child: int = NO_STREAM, right: int = NO_
 
 
 def word_document(pieces: list[tuple[str, bool]], *, footnotes: str = "", headers: str = "",
-                  encrypted: bool = False) -> bytes:
+                  encrypted: bool = False, deleted: tuple[int, int] | None = None) -> bytes:
     """A .doc whose main text is ``pieces`` ((text, stored 8-bit) each), followed by its
     ``footnotes`` and page ``headers``, as Word 97 and later write it: a FIB, a piece table
-    in the 1Table stream, the text in the WordDocument stream."""
+    in the 1Table stream, the text in the WordDocument stream. ``deleted``: characters
+    [a, b) of the main text are a tracked deletion (a character-formatting page marks them)."""
     main = sum(len(t) for t, _ in pieces)
     pieces = pieces + [(t, False) for t in (footnotes, headers) if t]
     text_at = 0x1000
     body = bytearray()
     plc_cps = [0]
     pcds = []
+    byte_of: list[int] = []  # each main-text character's offset in the WordDocument stream
     for text, eight_bit in pieces:
         offset = text_at + len(body)
+        if len(byte_of) < main:
+            byte_of += [offset + (1 if eight_bit else 2) * i for i in range(len(text))]
         if eight_bit:
             body += text.encode("cp1252")
             fc = (offset * 2) | 0x40000000
@@ -125,7 +129,25 @@ def word_document(pieces: list[tuple[str, bool]], *, footnotes: str = "", header
     struct.pack_into("<22i", fib, 0x40, *counts)
     struct.pack_into("<H", fib, 0x98, 93)  # cbRgFcLcb (Word 97)
     struct.pack_into("<II", fib, 0x9A + 8 * 33, 0, len(clx))  # fcClx, lcbClx
-    return compound_file({"WordDocument": bytes(fib) + bytes(body), "1Table": clx})
+    table = clx
+    if deleted is not None:
+        # One ChpxFkp page (512 bytes, after the text) of three runs, the middle one deleted
+        # (sprmCFRMarkDel = 1), and a PlcBteChpx pointing to it.
+        a, b = deleted
+        end = byte_of[main - 1] + (byte_of[1] - byte_of[0] if main > 1 else 2)
+        fcs = [byte_of[0], byte_of[a], byte_of[b] if b < main else end, end]
+        page = bytearray(512)
+        struct.pack_into("<4I", page, 0, *fcs)
+        page[16:19] = bytes([0, 0x40, 0])  # rgb: the runs' properties at word 0x40 (the middle one)
+        page[0x80:0x84] = bytes([3, 0x00, 0x08, 1])  # cb, sprmCFRMarkDel, 1
+        page[511] = 3
+        body += b"\0" * (-(text_at + len(body)) % 512)
+        pn = (text_at + len(body)) // 512
+        body += page
+        bte = struct.pack("<3I", fcs[0], fcs[-1], pn)
+        struct.pack_into("<II", fib, 0x9A + 8 * 12, len(clx), len(bte))  # fcPlcfBteChpx
+        table = clx + bte
+    return compound_file({"WordDocument": bytes(fib) + bytes(body), "1Table": table})
 
 
 def _rec(rtype: int, data: bytes, *, inst: int = 0, container: bool = False) -> bytes:

@@ -45,6 +45,17 @@ def test_text_runs_fields_tables_and_notes(tmp_path: Path) -> None:
     assert "Confidential draft" not in text  # page headers are skipped, as in DOCX
 
 
+def test_tracked_deletions_are_not_read(tmp_path: Path) -> None:
+    # Word keeps deleted text in the file, marked in the character formatting, until the
+    # change is accepted: a search found words the author had deleted.
+    text = "Kept words, deleted albatross, more kept words.\r"
+    start = text.index("deleted")
+    for eight_bit in (True, False):
+        path = tmp_path / f"tracked-{eight_bit}.doc"
+        path.write_bytes(word_document([(text, eight_bit)], deleted=(start, start + len("deleted albatross, "))))
+        assert parse_file(str(path))[0].text == "Kept words, more kept words."
+
+
 def test_protected_damaged_and_other_ole_files(tmp_path: Path) -> None:
     enc = tmp_path / "secret.doc"
     enc.write_bytes(word_document([("hidden\r", True)], encrypted=True))

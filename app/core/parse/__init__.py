@@ -123,10 +123,11 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     # padded with commas (were the header); Markdown "#" lines in HTML comments, a leading rule;
     # e-mail: malformed multiparts, stub plain texts, unnamed attachments, mbox separators;
     # Office: equations, SmartArt, chart titles, custom XML, moved text, nested tables, slide
-    # footers, sheet values as Excel shows them, an empty column's name.
+    # footers, sheet values as Excel shows them, an empty column's name; .doc tracked deletions.
     7: frozenset(["rtf", "fb2", "epub", "csv", "tsv", "tab", *_MARKDOWN, "eml", "emlx", "mbox", "mbx", SNIFF,
                   "docx", "docm", "dotx", "dotm", "pptx", "pptm", "ppsx", "ppsm", "potx", "potm", "odt", "ott",
-                  "odp", "otp", "fodp", "xlsx", "xlsm", "xltx", "xltm", "xlam", "xls", "xlt", "ods", "ots", "fods"]),
+                  "odp", "otp", "fodp", "xlsx", "xlsm", "xltx", "xltm", "xlam", "xls", "xlt", "ods", "ots", "fods",
+                  "doc", "dot"]),
 }
 READERS_VERSION = max(READER_CHANGES)
 

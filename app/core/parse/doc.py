@@ -3,8 +3,9 @@
 The file is an OLE compound file (opened with olefile). Its WordDocument stream starts
 with the File Information Block, which says where the piece table is: a list of text
 runs, each stored as 8-bit (cp1252) or UTF-16 at some offset of the WordDocument stream.
-The main text, the footnotes, the endnotes and the text boxes are read; page headers and
-footers are skipped (as for DOCX), and so are comments. Field codes keep only their
+The main text, the footnotes, the endnotes and the text boxes are read, less tracked
+deletions (found in the character formatting); page headers and footers are skipped (as for
+DOCX), and so are comments. Field codes keep only their
 result ("click here", not 'HYPERLINK "http://..."'). Styles are not read, so a .doc has
 no heading paths.
 
@@ -16,6 +17,7 @@ other programs save them so); those are read as what they are. Word 6 and 95 fil
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
 from app.core.errors import DamagedFile, EncryptedFile, UnsupportedFile
 from app.core.parse import Section
@@ -24,6 +26,9 @@ from app.core.parse._common import OLE_MAGIC, clean_prose, describe, read_ole
 _W_IDENT = 0xA5EC
 _F_ENCRYPTED, _F_WHICH_TABLE, _F_OBFUSCATED, _F_COMPLEX = 0x0100, 0x0200, 0x8000, 0x0004
 _CLX = 33  # index of fcClx/lcbClx among the FIB's (offset, size) pairs
+_BTE_CHPX = 12  # fcPlcfBteChpx: where the character formatting's pages are listed
+_SPRM_DELETED = 0x0800  # sprmCFRMarkDel: a tracked deletion, still in the file
+_OPERAND_SIZE = {0: 1, 1: 1, 2: 2, 3: 4, 4: 2, 5: 2, 7: 3}  # by a sprm's top 3 bits; 6: sized
 # fibRgLw: character counts of the document's parts, in the order their text is stored.
 _MAIN, _FOOTNOTES, _HEADERS, _MACROS, _COMMENTS, _ENDNOTES, _TEXTBOXES, _HEADER_TEXTBOXES = range(3, 11)
 _KEEP = (_MAIN, _FOOTNOTES, _ENDNOTES, _TEXTBOXES)
@@ -94,6 +99,8 @@ def _text(streams: dict[str, bytes]) -> str:
     if table is None:
         raise DamagedFile(f"damaged Word document (no {table_name} stream)")
     pieces = _piece_table(table[fc_clx:fc_clx + lcb_clx])
+    fc_bte, lcb_bte = struct.unpack_from("<II", word, pos + 2 + 8 * _BTE_CHPX)
+    deleted = _deleted_ranges(word, table[fc_bte:fc_bte + lcb_bte])
     # The parts' text is stored one after another in CP order: main, footnotes, headers, ...
     parts: list[tuple[int, int]] = []
     start = 0
@@ -102,7 +109,7 @@ def _text(streams: dict[str, bytes]) -> str:
         if i in _KEEP and n:
             parts.append((start, start + n))
         start += n
-    return "\r".join(_range(word, pieces, a, b) for a, b in parts)
+    return "\r".join(_range(word, pieces, a, b, deleted) for a, b in parts)
 
 
 def _piece_table(clx: bytes) -> list[tuple[int, int, int, bool]]:
@@ -127,20 +134,71 @@ def _piece_table(clx: bytes) -> list[tuple[int, int, int, bool]]:
     return out
 
 
-def _range(word: bytes, pieces: list[tuple[int, int, int, bool]], a: int, b: int) -> str:
-    """The text of characters [a, b) across the pieces that hold them."""
+def _range(word: bytes, pieces: list[tuple[int, int, int, bool]], a: int, b: int,
+           deleted: Sequence[tuple[int, int]] = ()) -> str:
+    """The text of characters [a, b) across the pieces that hold them, less the bytes of
+    ``deleted`` (tracked deletions: Word keeps them in the file, shown struck through)."""
     out = []
     for first, last, offset, compressed in pieces:
         lo, hi = max(a, first), min(b, last)
         if lo >= hi:
             continue
-        if compressed:
-            start = offset + (lo - first)
-            out.append(word[start:start + (hi - lo)].decode("cp1252", "replace"))
-        else:
-            start = offset + 2 * (lo - first)
-            out.append(word[start:start + 2 * (hi - lo)].decode("utf-16-le", "replace"))
+        width = 1 if compressed else 2
+        start = offset + width * (lo - first)
+        for x, y in _kept(start, start + width * (hi - lo), deleted):
+            x, y = x - (x - start) % width, y - (y - start) % width  # whole characters
+            out.append(word[x:y].decode("cp1252" if compressed else "utf-16-le", "replace"))
     return "".join(out)
+
+
+def _kept(start: int, end: int, deleted: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[start, end) without the ranges in ``deleted`` (sorted, not overlapping)."""
+    out = []
+    for x, y in deleted:
+        if y <= start or x >= end:
+            continue
+        if x > start:
+            out.append((start, x))
+        start = max(start, y)
+    if start < end:
+        out.append((start, end))
+    return out
+
+
+def _deleted_ranges(word: bytes, plc: bytes) -> list[tuple[int, int]]:
+    """Byte ranges of the WordDocument stream whose characters are tracked deletions, from
+    the character formatting: PlcBteChpx lists 512-byte pages (ChpxFkp) of runs, each run's
+    properties a list of sprms. A page that cannot be read costs only its deletions."""
+    n = (len(plc) - 4) // 8
+    if n <= 0:
+        return []
+    out: list[tuple[int, int]] = []
+    for i in range(n):
+        pn = struct.unpack_from("<I", plc, 4 * (n + 1) + 4 * i)[0] & 0x3FFFFF
+        page = word[pn * 512:pn * 512 + 512]
+        if len(page) < 512:
+            continue
+        crun = page[511]
+        for r in range(crun):
+            fc_a, fc_b = struct.unpack_from("<II", page, 4 * r)
+            at = 2 * page[4 * (crun + 1) + r]
+            if at and _marked_deleted(page[at + 1:at + 1 + page[at]]):
+                out.append((fc_a, fc_b))
+    out.sort()
+    return out
+
+
+def _marked_deleted(grpprl: bytes) -> bool:
+    pos = 0
+    while pos + 2 <= len(grpprl):
+        sprm = struct.unpack_from("<H", grpprl, pos)[0]
+        pos += 2
+        spra = sprm >> 13
+        size = grpprl[pos] + 1 if spra == 6 and pos < len(grpprl) else _OPERAND_SIZE.get(spra, 1)
+        if sprm == _SPRM_DELETED:
+            return pos < len(grpprl) and grpprl[pos] == 1
+        pos += size
+    return False
 
 
 def _tables(text: str) -> str:
