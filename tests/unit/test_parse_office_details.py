@@ -24,9 +24,12 @@ _DGM_RELS = ('<dgm:relIds xmlns:dgm="http://schemas.openxmlformats.org/drawingml
              'r:dm="rIdDgm" r:lo="rIdX" r:qs="rIdX" r:cs="rIdX"/>')
 
 
-def docx_with(path: Path, body: str, parts: dict[str, tuple[str, str]] | None = None) -> str:
+def docx_with(path: Path, body: str, parts: dict[str, tuple[str, str]] | None = None,
+              numbering: str = "", numbered_headings: str = "") -> str:
     """A DOCX made by python-docx whose body is ``body`` (raw WordprocessingML); ``parts``:
-    relationship id -> (part name, XML) added and related from the document."""
+    relationship id -> (part name, XML) added and related from the document; ``numbering``:
+    the w:num and w:abstractNum elements of numbering.xml; ``numbered_headings``: a numId
+    that the Heading 1 and Heading 2 styles number their paragraphs with."""
     import docx
 
     buf = io.BytesIO()
@@ -38,6 +41,16 @@ def docx_with(path: Path, body: str, parts: dict[str, tuple[str, str]] | None = 
             data = zin.read(item)
             if item.filename == "word/document.xml":
                 data = re.sub(r"<w:p><w:r><w:t>MARKER</w:t></w:r></w:p>", lambda _: body, data.decode()).encode()
+            elif item.filename == "word/numbering.xml" and numbering:
+                data = re.sub(r"(<w:numbering [^>]*>).*(</w:numbering>)", lambda m: m.group(1) + numbering + m.group(2),
+                              data.decode(), flags=re.S).encode()
+            elif item.filename == "word/styles.xml" and numbered_headings:
+                text = data.decode()
+                for level in (0, 1):
+                    text = text.replace(f'<w:outlineLvl w:val="{level}"/></w:pPr>', f'<w:outlineLvl w:val="{level}"/>'
+                                        f'<w:numPr><w:ilvl w:val="{level}"/><w:numId w:val="{numbered_headings}"/>'
+                                        "</w:numPr></w:pPr>", 1)
+                data = text.encode()
             elif item.filename == "word/_rels/document.xml.rels" and parts:
                 rels = "".join(f'<Relationship Id="{rid}" Type="http://schemas.openxmlformats.org/officeDocument/'
                                f'2006/relationships/diagramData" Target="{name}"/>'
@@ -179,3 +192,41 @@ def test_xls_error_cells_read_as_shown(tmp_path: Path) -> None:
     sheet.row(1).set_cell_error(1, "#DIV/0!")
     book.save(str(tmp_path / "e.xls"))
     assert [s.text for s in parse_file(str(tmp_path / "e.xls"))] == ["Name: Broken; Amount: #DIV/0!"]
+
+
+def _abstract(aid: int, levels: list[tuple[str, str]], legal: bool = False) -> str:
+    return (f'<w:abstractNum w:abstractNumId="{aid}">' + "".join(
+        f'<w:lvl w:ilvl="{i}"><w:start w:val="1"/><w:numFmt w:val="{fmt}"/>' + ("<w:isLgl/>" if legal else "")
+        + f'<w:lvlText w:val="{text}"/></w:lvl>' for i, (fmt, text) in enumerate(levels)) + "</w:abstractNum>")
+
+
+def test_docx_automatic_numbers_are_read_as_word_shows_them(tmp_path: Path) -> None:
+    # Contracts are cited by their clause numbers ("4.2"), which Word draws from numbering.xml:
+    # a search for "2.1 Termination" found nothing.
+    numbering = (_abstract(1, [("decimal", "%1."), ("decimal", "%1.%2")])
+                 + _abstract(2, [("lowerLetter", "(%1)"), ("lowerRoman", "%2.")])
+                 + _abstract(3, [("bullet", "\u2022")])
+                 + '<w:num w:numId="1"><w:abstractNumId w:val="1"/></w:num>'
+                 + '<w:num w:numId="2"><w:abstractNumId w:val="2"/></w:num>'
+                 + '<w:num w:numId="3"><w:abstractNumId w:val="2"/>'
+                 '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="1"/></w:lvlOverride></w:num>'
+                 + '<w:num w:numId="4"><w:abstractNumId w:val="3"/></w:num>')
+
+    def h(level: int, text: str) -> str:
+        return p(text, f'<w:pPr><w:pStyle w:val="Heading{level}"/></w:pPr>')
+
+    def item(num: int, level: int, text: str) -> str:
+        return p(text, f'<w:pPr><w:numPr><w:ilvl w:val="{level}"/><w:numId w:val="{num}"/></w:numPr></w:pPr>')
+
+    body = (h(1, "Definitions") + p("Words mean what they say.")
+            + h(1, "Ending the lease") + h(2, "Notice") + item(2, 0, "in writing;") + item(2, 1, "signed;")
+            + item(2, 1, "dated;") + item(2, 0, "delivered.") + h(2, "Termination") + item(3, 0, "A new list.")
+            + item(4, 0, "A bullet.") + p("Not numbered", '<w:pPr><w:pStyle w:val="Heading1"/>'
+                                              '<w:numPr><w:numId w:val="0"/></w:numPr></w:pPr>'))
+    sections = parse_file(docx_with(tmp_path / "lease.docx", body, numbering=numbering, numbered_headings="1"))
+    assert [(s.heading, s.text) for s in sections] == [
+        ("1. Definitions", "1. Definitions\n\nWords mean what they say."),
+        ("2. Ending the lease > 2.1 Notice",
+         "2.1 Notice\n\n(a) in writing;\n\ni. signed;\n\nii. dated;\n\n(b) delivered."),
+        ("2. Ending the lease > 2.2 Termination", "2.2 Termination\n\n(a) A new list.\n\nA bullet."),
+        ("Not numbered", "Not numbered")]

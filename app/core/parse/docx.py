@@ -3,8 +3,10 @@
 python-docx opens and validates the package; the body is then read straight from its
 lxml tree (much faster than building a python-docx object per run). Headings come from
 the "Heading 1..9" and "Title" styles or any style/paragraph with an outline level.
-Tracked deletions are left out (their text is in w:delText, not w:t); footnotes and
-endnotes are appended as a last section; page headers and footers are skipped.
+Automatic numbers ("4.2", "(b)") are put back in front of their paragraphs
+(``docx_numbering``). Tracked deletions and text moved away are left out; equations and
+SmartArt text are read; footnotes and endnotes are appended as a last section; page headers
+and footers are skipped.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from app.core.parse._common import (
     open_zip,
     read_member,
 )
+from app.core.parse.docx_numbering import Numbering
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _P, _TBL, _SDT, _SDT_CONTENT, _TR, _TC = W + "p", W + "tbl", W + "sdt", W + "sdtContent", W + "tr", W + "tc"
@@ -82,9 +85,10 @@ def parse(path: str) -> list[Section]:
         body = document.element.body
         _inline_diagrams(body, lambda rid: document.part.related_parts[rid].blob)
         styles = _safe(lambda: document.styles.element)
+        numbering = _safe(lambda: document.part.numbering_part.element)
         notes = [rel.target_part.blob for rel in document.part.rels.values()
                  if not rel.is_external and rel.reltype.endswith(("/footnotes", "/endnotes"))]
-        return _read(body, styles, notes)
+        return _read(body, styles, notes, numbering)
     except PackageNotFoundError:
         raise DamagedFile("damaged DOCX: no Word document inside the package") from None
     except RecursionError:
@@ -131,7 +135,8 @@ def _read_strict(zf: zipfile.ZipFile) -> list[Section]:
     styles = load(folder + "styles.xml") if folder + "styles.xml" in names else None
     notes = [_strict_to_transitional(read_member(zf, folder + n, "DOCX"))
              for n in ("footnotes.xml", "endnotes.xml") if folder + n in names]
-    return _read(body, styles, notes)
+    numbering = load(folder + "numbering.xml") if folder + "numbering.xml" in names else None
+    return _read(body, styles, notes, numbering)
 
 
 def _strict_to_transitional(xml: bytes) -> bytes:
@@ -147,8 +152,9 @@ def _safe(get: Callable[[], Any]) -> Any:
         return None
 
 
-def _read(body: Any, styles: Any, notes_xml: list[bytes]) -> list[Section]:
+def _read(body: Any, styles: Any, notes_xml: list[bytes], numbering: Any = None) -> list[Section]:
     levels = _style_levels(styles) if styles is not None else {}
+    numbers = Numbering(numbering, styles) if numbering is not None else None
     _drop_fallbacks(body)
     _drop_moved_away(body)
     out = SectionBuilder()
@@ -156,6 +162,9 @@ def _read(body: Any, styles: Any, notes_xml: list[bytes]) -> list[Section]:
     for el in _blocks(body):
         if el.tag == _P:
             text = _para_text(el)
+            label = numbers.label(el) if numbers is not None else ""  # every paragraph counts
+            if label and text.strip():
+                text = f"{label} {text.lstrip()}"
             if _is_drop_cap(el):
                 drop_cap += text.strip()
                 continue
