@@ -44,7 +44,7 @@ class Context:
         return Library.open(self.paths, self.settings, write=write)
 
     def emit_json(self, doc: Any) -> None:
-        self.out.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        self.out.write(json_text(doc, self.out) + "\n")
         self.out.flush()
 
     def say(self, text: str = "") -> None:
@@ -56,6 +56,19 @@ class Context:
         if not self.json:
             self.err.write(text + "\n")
             self.err.flush()
+
+
+def json_text(doc: Any, stream: IO[str]) -> str:
+    """``doc`` as JSON for ``stream``: non-ASCII as \\u escapes where the stream cannot write
+    it (a Windows console or a redirect in cp1252), still the same JSON to whoever reads it."""
+    utf = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "").replace("_", "") in ("utf8",)
+    return json.dumps(doc, ensure_ascii=not utf, indent=2)
+
+
+def shown_path(path: str) -> str:
+    """A path on one line of text output: a newline or other control character in a file
+    name is written as an escape (\\n), so each result stays one line."""
+    return path if path.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)
 
 
 @contextmanager
@@ -89,7 +102,8 @@ class ProgressPrinter:
     def __init__(self, stream: IO[str], enabled: bool = True) -> None:
         self.stream = stream
         self.enabled = enabled
-        self.tty = stream.isatty()
+        # A terminal that can redraw a line in place (TERM=dumb and Emacs' shell cannot).
+        self.tty = stream.isatty() and os.environ.get("TERM", "") != "dumb"
         self.t0 = time.monotonic()
         self.last = 0.0
         self.p = Progress("scan")
@@ -123,8 +137,10 @@ class ProgressPrinter:
             # From the first file or two the estimate is noise (it said 1215h55m for a big disk).
             eta = _eta(parsing / frac - parsing) if frac > 0 and parsing >= 2 and p.files_done >= 10 else "…"
             bar = "#" * int(frac * 24)
-            line = (f"[{bar:<24}] {p.files_done:,}/{p.files_total:,} files · {p.chunks_parsed:,} chunks · "
-                    f"{self.embedded:,} embedded ({self.embedded / elapsed:.0f}/s) · ETA {eta}")
+            embedded = (f"{self.embedded:,} embedded ({self.embedded / elapsed:.0f}/s) · "
+                        if self.embedded or self.to_embed else "")
+            line = (f"[{bar:<24}] " if self.tty else "") + (
+                f"{p.files_done:,}/{p.files_total:,} files · {p.chunks_parsed:,} chunks · {embedded}ETA {eta}")
         elif p.phase == "scan":
             line = f"{p.message or 'scanning'}… {p.files_total:,} files"
         elif p.phase == "embed":
@@ -214,7 +230,7 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say("No passages match.")
         return 0
     for i, h in enumerate(res.hits, 1):
-        where = h.path + (f", page {h.page}" if h.page is not None else "")
+        where = shown_path(h.path) + (f", page {h.page}" if h.page is not None else "")
         # The section it is in: a heading path, or a spreadsheet's sheet ("Budget 2024").
         where += f" · {h.heading}" if h.heading else ""
         ctx.say(f"[{i}] {where}  (score {h.score:.3f})")
@@ -222,7 +238,7 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say("    " + (snippet[:300] + "…" if len(snippet) > 300 else snippet))
         if h.also:  # copies of this passage in other files, shown once
             more = f" and {len(h.also) - 3} more" if len(h.also) > 3 else ""
-            ctx.say(f"    also in: {', '.join(h.also[:3])}{more}")
+            ctx.say(f"    also in: {', '.join(map(shown_path, h.also[:3]))}{more}")
     return 0
 
 
@@ -237,11 +253,12 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say("The library is empty. Add a folder: quire index PATH")
     for f in st["folders"]:
         flags = [w for w, on in (("paused", f["paused"]), ("missing", not f["present"])) if on]
-        ctx.say(f"  {f['path']}" + (f"  ({', '.join(flags)})" if flags else ""))
+        ctx.say(f"  {shown_path(f['path'])}" + (f"  ({', '.join(flags)})" if flags else ""))
     files = st["files"]
     ctx.say("Files: " + (", ".join(f"{n:,} {s}" for s, n in sorted(files.items())) or "none"))
     e = st["embedding"]
-    ctx.say(f"Chunks: {st['chunks']:,} ({st['vectors']:,} vectors) · embedding: {e['backend']} {e['model']}"
+    ctx.say(f"Chunks: {st['chunks']:,} ({st['vectors']:,} vectors) · embedding: "
+            + " ".join(x for x in (e["backend"], e["model"]) if x)
             + (f" ({e['dim']} dims)" if e.get("dim") else "")
             + f" · chunks of {st['chunking']['chunk_size']} tokens, {st['chunking']['chunk_overlap']} overlap")
     ctx.say(f"Index size: {st['store_bytes'] / 1024 / 1024:,.1f} MB")
@@ -254,7 +271,7 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     if st["failed"]:
         ctx.say(f"Could not index {len(st['failed']):,} files:")
         for f in st["failed"]:
-            ctx.say(f"  {f['path']}: {f['reason']}")
+            ctx.say(f"  {shown_path(f['path'])}: {f['reason']}")
     if st["skipped"]:
         by_reason: dict[str, int] = {}
         for f in st["skipped"]:
@@ -263,7 +280,7 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
                 + "; ".join(f"{n:,} {r}" for r, n in sorted(by_reason.items(), key=lambda x: -x[1])))
         if args.all:
             for f in st["skipped"]:
-                ctx.say(f"  {f['path']}: {f['reason']}")
+                ctx.say(f"  {shown_path(f['path'])}: {f['reason']}")
         else:
             ctx.say("  (`quire status --all` lists them)")
     return 0
@@ -282,7 +299,7 @@ def cmd_library(args: argparse.Namespace, ctx: Context) -> int:
                 ctx.say(r.display + ("  (paused)" if r.paused else ""))
         return 0
     if not args.path:
-        raise QuireError(f"`quire library {action}` needs a PATH.")
+        raise UsageError(f"`quire library {action}` needs a PATH.", f"e.g. quire library {action} ~/Documents")
     with ctx.open_library(write=True) as lib:
         if action == "add":
             root = lib.add(args.path)
@@ -317,10 +334,14 @@ def cmd_rebuild(args: argparse.Namespace, ctx: Context) -> int:
                  " run without it will refuse the rebuilt index.")
     with ctx.open_library(write=True) as lib, cancel_on_sigint() as cancel:
         if args.all:
-            if not args.yes and sys.stdin.isatty() and input(
-                    "Read every file again and rebuild the whole index? [y/N] ").strip().lower() not in ("y", "yes"):
-                ctx.say("Nothing changed.")
-                return 1
+            if not args.yes:
+                if not sys.stdin.isatty():
+                    raise QuireError("Rebuilding the whole index needs confirmation.",
+                                     "Run `quire rebuild --all --yes` to go ahead.")
+                if input("Read every file again and rebuild the whole index? [y/N] ").strip().lower() not in (
+                        "y", "yes"):
+                    ctx.say("Nothing changed.")
+                    return 1
             lib.reset()
             report = lib.index(progress=bar, cancel=cancel)
             bar.clear()
@@ -372,6 +393,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
         with ctx.open_library() as lib:
             st = lib.status()
             lib.check_settings()
+            lib.check_readable()  # a damaged data file: the counts come from metadata and hide it
         return f"{st['chunks']:,} chunks, {st['vectors']:,} vectors"
 
     def embedder() -> str:
@@ -384,7 +406,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
         from .core.ollama import OllamaClient
 
         st = OllamaClient(ctx.settings.ollama).health()
-        if not st.reachable:
+        if not st.ok:  # down, not Ollama at all, or without the chat model
             raise QuireError(st.error, st.action)
         return f"{st.url} (version {st.version}); models: {', '.join(st.models) or 'none'}"
 
@@ -406,10 +428,13 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # SUPPRESS: a subcommand's default must not undo a --json given before the command's name.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print one JSON document and nothing else")
     p = argparse.ArgumentParser(prog="quire", description="Ask questions of the files on your computer.")
     p.add_argument("--version", action="version", version=f"quire {__version__}")
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     sp = sub.add_parser("index", parents=[common], help="add folders or files and bring the index up to date")
@@ -480,12 +505,27 @@ def setup_logging(paths: Paths, verbose: bool = False) -> str:
     return where
 
 
+def _usable_streams() -> None:
+    """stdout/stderr as the commands need them: present (cron and daemons may close them) and
+    never failing on a character the console's encoding lacks."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 (lives as long as the process)
+        elif hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         from .__main__ import open_window
 
         return open_window()
+    _usable_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -504,16 +544,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("Interrupted.\n")
         return 130
     except QuireError as exc:
-        sys.stderr.write(f"error: {exc.message}\n")
-        if exc.action:
-            sys.stderr.write(f"  {exc.action}\n")
-        return exc.exit_code
+        return _failed(ctx, exc.message, exc.action, exc.exit_code)
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: keep the traceback for the log, show one line
         log.exception("unexpected error in `quire %s`", " ".join(argv))
-        sys.stderr.write(f"error: unexpected {type(exc).__name__}: {exc}\n  Details are in {logpath}\n")
-        return 1
+        return _failed(ctx, f"unexpected {type(exc).__name__}: {exc}", f"Details are in {logpath}", 1)
+
+
+def _failed(ctx: Context, message: str, action: str | None, code: int) -> int:
+    """Say what went wrong on stderr; under --json also as the one JSON document on stdout, so
+    a script reading stdout gets the reason, not an empty document."""
+    sys.stderr.write(f"error: {message}\n")
+    if action:
+        sys.stderr.write(f"  {action}\n")
+    if ctx.json:
+        try:
+            ctx.emit_json({"error": message, "action": action or "", "exit_code": code})
+        except (OSError, ValueError):
+            pass
+    return code
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -112,16 +111,22 @@ def _err(ctx: Context) -> TextIO:
 
 
 def _fail(exc: QuireError, ctx: Context) -> int:
+    """As the main command line does: the error on stderr, and under --json also as the one
+    JSON document on stdout."""
     err = _err(ctx)
     err.write(f"error: {exc.message}\n")
     if exc.action:
-        err.write(f"{exc.action}\n")
+        err.write(f"  {exc.action}\n")
     err.flush()
+    if getattr(ctx, "json", False):
+        _emit_json(ctx, {"error": exc.message, "action": exc.action or "", "exit_code": exc.exit_code})
     return exc.exit_code
 
 
 def _emit_json(ctx: Context, doc: Any) -> None:
-    ctx.out.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    from .cli import json_text
+
+    ctx.out.write(json_text(doc, ctx.out) + "\n")
     ctx.out.flush()
 
 
@@ -151,6 +156,8 @@ def _interruptible(work: Callable[[], T], cancel: CancelToken) -> T:
                 raise Cancelled() from None
             interrupted = True
             cancel.cancel()
+            sys.stderr.write("\nStopping… (Ctrl-C again to quit now)\n")
+            sys.stderr.flush()
     if interrupted:
         raise Cancelled()
     if "error" in box:
@@ -201,6 +208,8 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
     as_json = _wants_json(args, ctx)
     out, err = ctx.out, _err(ctx)
     question = " ".join(args.question).strip()
+    if args.chat is not None and not args.chat.strip():
+        return _fail(UsageError("A chat needs a name.", 'e.g. quire ask --chat lease "What notice is needed?"'), ctx)
     cancel = CancelToken()
     streamed = threading.Event()
     search_notes: list[str] = []  # e.g. "the library is empty: add a folder with `quire index PATH`"

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Settings
-from .errors import OllamaError, OllamaModelMissing, OllamaUnreachable, UsageError
+from .errors import (
+    OllamaError,
+    OllamaModelMissing,
+    OllamaServerError,
+    OllamaTimeout,
+    OllamaUnreachable,
+    UsageError,
+)
 from .ollama import MAX_CONTEXT, OllamaClient
 from .types import CancelToken, Hit
 
@@ -244,6 +251,11 @@ def _fallback_query(question: str, turns: Sequence[Turn]) -> str:
 # --- the answer ------------------------------------------------------------------------------
 
 
+# Failures before any of the answer is written: the passages found are shown instead, with
+# the reason (down, no such model, too slow, or the server failed).
+_NO_ANSWER_YET = (OllamaUnreachable, OllamaModelMissing, OllamaTimeout, OllamaServerError)
+
+
 def answer(question: str, retrieve: Retrieve, client: OllamaClient, settings: Settings,
            on_token: Callable[[str], None] | None = None, cancel: CancelToken | None = None,
            history: Sequence[Any] = (), *, k: int | None = None, max_context: int = MAX_CONTEXT) -> Answer:
@@ -272,8 +284,8 @@ def answer(question: str, retrieve: Retrieve, client: OllamaClient, settings: Se
                       sources, query)
 
     try:
-        ctx = client.context_length(model)
-    except (OllamaUnreachable, OllamaModelMissing) as exc:
+        ctx = client.context_length(model, cancel)
+    except _NO_ANSWER_YET as exc:
         return passages(exc, None, _fallback_query(question, turns))
     notes = [ctx.note] if ctx.note else []
     window = min(ctx.tokens, max_context)
@@ -285,7 +297,7 @@ def answer(question: str, retrieve: Retrieve, client: OllamaClient, settings: Se
     if turns:
         try:
             query = rewrite_question(question, turns, client, model, cancel, {**options, "num_predict": 128})
-        except (OllamaUnreachable, OllamaModelMissing) as exc:
+        except _NO_ANSWER_YET as exc:
             return passages(exc, None, _fallback_query(question, turns))
 
     cancel.raise_if_cancelled()
@@ -299,10 +311,20 @@ def answer(question: str, retrieve: Retrieve, client: OllamaClient, settings: Se
     fitted, left_out = fit_passages(hits, query, window, reserve)
     if left_out:
         notes.append(f"{left_out} of {len(hits)} passages did not fit the model's {window}-token context.")
+    streamed = False
+
+    def token(piece: str) -> None:
+        nonlocal streamed
+        streamed = True
+        if on_token is not None:
+            on_token(piece)
+
     try:
-        text = client.chat_stream(build_messages(query, fitted), model=model, on_token=on_token,
+        text = client.chat_stream(build_messages(query, fitted), model=model, on_token=token,
                                   cancel=cancel, options=options)
-    except (OllamaUnreachable, OllamaModelMissing) as exc:
+    except _NO_ANSWER_YET as exc:
+        if streamed:  # part of an answer is already shown: say it stopped, do not replace it
+            raise
         return passages(exc, hits, query)
 
     by_n = {s.n: s for s in fitted}

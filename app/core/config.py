@@ -72,10 +72,13 @@ def _float_range(lo: float, hi: float) -> Callable[[Any], str | None]:
 
 
 def _http_url(v: str) -> str | None:
-    u = urlparse(v)
-    if u.scheme in ("http", "https") and u.hostname:
-        return None
-    return "an http:// or https:// URL such as http://127.0.0.1:11434"
+    try:
+        u = urlparse(v)
+        ok = u.scheme in ("http", "https") and bool(u.hostname)
+        _ = u.port  # raises on a port out of range or not a number
+    except ValueError:  # "http://[::1" (an IPv6 address left open)
+        ok = False
+    return None if ok else "an http:// or https:// URL such as http://127.0.0.1:11434"
 
 
 def _gitignore_patterns(v: list[str]) -> str | None:

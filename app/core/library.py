@@ -151,6 +151,11 @@ class Library:
                          f"{want['chunking']['chunk_size']} with {want['chunking']['chunk_overlap']})")
         return "; ".join(diffs) or None
 
+    def check_readable(self) -> None:
+        """Raise StoreCorruptError if a data file of the index cannot be read."""
+        if self.meta() is not None:
+            self.store().check_readable()
+
     def check_settings(self) -> None:
         why = self.mismatch()
         if why:
@@ -216,20 +221,8 @@ class Library:
 
     def add(self, path: str) -> Root:
         self._need_write()
-        p = os.path.abspath(os.path.expanduser(path))
-        if not os.path.lexists(p):
-            raise UsageError(f"{path} does not exist.", "Check the path and try again.")
-        if not os.path.isdir(p) and not os.path.isfile(p):
-            raise UsageError(f"{path} is neither a folder nor a regular file.")
+        p = self._addable(path)
         real = os.path.realpath(p)
-        system = system_dir_of(p)
-        if system is not None:
-            where = "" if real == system else f" (in {system})"
-            raise UsageError(f"{path} is a system folder{where}: what is in it describes the running system "
-                             "and its devices, not documents.", "Add the folders that hold your documents instead.")
-        if any(is_within(real, d) for d in self._own_dirs()):
-            raise UsageError(f"{path} is inside Quire's own data folder, where it keeps its index and logs.",
-                             "Add the folders that hold your documents instead.")
         # Compared by where they really are: the same folder reached through a link (or macOS's
         # /tmp and /private/tmp) is one library folder, not two with every file indexed twice.
         for r in self.manifest.roots():
@@ -247,6 +240,24 @@ class Library:
                     conn.execute("DELETE FROM roots WHERE id=?", (r.id,))
         return root
 
+    def _addable(self, path: str) -> str:
+        """``path`` made absolute, or UsageError saying why it cannot be a library folder."""
+        p = os.path.abspath(os.path.expanduser(path))
+        if not os.path.lexists(p):
+            raise UsageError(f"{path} does not exist.", "Check the path and try again.")
+        if not os.path.isdir(p) and not os.path.isfile(p):
+            raise UsageError(f"{path} is neither a folder nor a regular file.")
+        real = os.path.realpath(p)
+        system = system_dir_of(p)
+        if system is not None:
+            where = "" if real == system else f" (in {system})"
+            raise UsageError(f"{path} is a system folder{where}: what is in it describes the running system "
+                             "and its devices, not documents.", "Add the folders that hold your documents instead.")
+        if any(is_within(real, d) for d in self._own_dirs()):
+            raise UsageError(f"{path} is inside Quire's own data folder, where it keeps its index and logs.",
+                             "Add the folders that hold your documents instead.")
+        return p
+
     def find_root(self, path: str) -> Root | None:
         """The library folder or file ``path`` names, spelled as it was added or by another way
         to the same place (a link, /tmp for /private/tmp)."""
@@ -261,6 +272,14 @@ class Library:
         self._need_write()
         root = self.find_root(path)
         if root is None:
+            real = os.path.realpath(os.path.abspath(os.path.expanduser(path)))
+            inside = next((r for r in self.manifest.roots()
+                           if not r.is_file and is_within(real, os.path.realpath(r.path))), None)
+            if inside is not None:
+                raise UsageError(f"{path} is inside the library folder {inside.display}; only whole library "
+                                 "folders and files can be taken out.",
+                                 "To leave it out of the index, add a pattern for it to [index] ignore in "
+                                 "settings.toml.")
             raise UsageError(f"{path} is not in the library.", "`quire status` lists the library's folders.")
         return self._indexer().remove_root(root)
 
@@ -325,6 +344,8 @@ class Library:
         self.check_settings()
         roots = None
         if paths:
+            for p in paths:  # every path checked before any is added: a typo adds nothing
+                self._addable(p)
             roots = [self.add(p) for p in paths]
             # Index the whole library's changes only when asked for everything.
             roots = list({r.id: r for r in roots}.values())

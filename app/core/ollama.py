@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -182,6 +183,17 @@ def _tls_context() -> ssl.SSLContext:
         return _tls
 
 
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _one_line(msg: str, limit: int = 160) -> str:
+    """A server's error text fit for a one-line message: an HTML page's text, cut short."""
+    if "<" in msg and ">" in msg:
+        msg = _TAG.sub(" ", msg)
+    msg = " ".join(msg.split())
+    return msg if len(msg) <= limit else msg[:limit - 1].rstrip() + "…"
+
+
 class OllamaClient:
     """One Ollama server, as configured in ``[ollama]``. Thread-safe; share one per process."""
 
@@ -256,15 +268,16 @@ class OllamaClient:
         key = model_key(name)
         return any(model_key(m.name) == key for m in self.list_models())
 
-    def context_length(self, model: str | None = None) -> ContextLength:
-        """The model's context length from /api/show ``model_info["<arch>.context_length"]``."""
+    def context_length(self, model: str | None = None, cancel: CancelToken | None = None) -> ContextLength:
+        """The model's context length from /api/show ``model_info["<arch>.context_length"]``.
+        ``cancel`` closes the request's socket (a cold model can take a minute to answer)."""
         model = model or self.settings.chat_model
         with self._ctx_lock:
             cached = self._ctx_cache.get(model_key(model))
         if cached is not None:
             return cached
-        with self._errors(_Call(model)):
-            info = self._api.show(model).modelinfo or {}
+        with self._errors(_Call(model), cancel), self._guarded(cancel):
+            info = (self._streamer if cancel is not None else self._api).show(model).modelinfo or {}
         tokens = next((v for k, v in info.items()
                        if k.endswith(".context_length") and isinstance(v, int)), None)
         if tokens and tokens > 0:
@@ -429,6 +442,8 @@ class OllamaClient:
         if isinstance(exc, ollama.ResponseError):
             status, msg = exc.status_code, str(exc.error).strip()
             low = msg.lower()
+            page = "<" in msg and ">" in msg  # an HTML error page: some other web server answered
+            msg = _one_line(msg)
             # ("404 page not found" is Ollama's router: no such request, as from a server that is
             # not Ollama or cannot pull; not a model the registry lacks.)
             if call.what == "download" and ("file does not exist" in low
@@ -437,6 +452,10 @@ class OllamaClient:
                                           "Check the name at https://ollama.com/library")
             if status == 404 and "model" in low and "not found" in low:
                 return self._missing(call.model)
+            if status == 404 and (page or not msg):
+                return OllamaServerError(f"The server at {url} does not answer like Ollama ({msg or 'HTTP 404'}).",
+                                         "Check [ollama] url: it should be Ollama's address, by default "
+                                         "http://127.0.0.1:11434.")
             if status == 404:
                 return OllamaServerError(f"Ollama at {url} does not offer this request ({msg}).",
                                          "Update Ollama to a recent version.")

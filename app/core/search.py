@@ -74,7 +74,9 @@ class Searcher:
 
     def search(self, query: str, k: int = 8, folder: str | None = None,
                kinds: Sequence[str] | None = None, mode: str | None = None, under: str | None = None) -> SearchResult:
-        query = query.strip()
+        # Bytes a terminal could not decode arrive as lone surrogates (Python's argv), which
+        # no index can take: searched with the replacement character instead.
+        query = _storable_text(query).strip()
         if not query:
             return SearchResult((), self.mode, "empty query")
         want = mode or self.mode
@@ -206,3 +208,10 @@ def _hit(r: dict[str, Any], score: float) -> Hit:
 
 def _join(a: str, b: str) -> str:
     return f"{a}; {b}" if a and b else a or b
+
+
+def _storable_text(text: str) -> str:
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # half an emoji, not an undecodable byte
+        return text.encode("utf-8", "replace").decode("utf-8")

@@ -54,7 +54,7 @@ def run_cli(home: Path, *args: str, env: dict[str, str] | None = None, timeout: 
     e.update({"QUIRE_HOME": str(home), "PYTHONPATH": str(REPO)})
     e.update(env or {})
     p = subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, env=e,
-                       timeout=timeout, cwd=str(REPO))
+                       timeout=timeout, cwd=str(REPO), stdin=subprocess.DEVNULL)  # not a terminal
     if check and p.returncode != 0:
         raise AssertionError(f"quire {' '.join(args)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
     return p
