@@ -332,16 +332,19 @@ def cmd_rebuild(args: argparse.Namespace, ctx: Context) -> int:
         ctx.note("Note: " + ", ".join(f"{o.name} comes from {o.env}" for o in overrides)
                  + f", for this run only. Put the same in {ctx.paths.settings_file}, or every command"
                  " run without it will refuse the rebuilt index.")
-    with ctx.open_library(write=True) as lib, cancel_on_sigint() as cancel:
+    if args.all and not args.yes:
+        if not sys.stdin.isatty():
+            raise QuireError("Rebuilding the whole index needs confirmation.",
+                             "Run `quire rebuild --all --yes` to go ahead.")
+        if input("Read every file again and rebuild the whole index? [y/N] ").strip().lower() not in ("y", "yes"):
+            ctx.say("Nothing changed.")
+            return 1
+    from .core.library import Library
+
+    # --all repairs: a damaged manifest is set aside and started again from the remembered folders.
+    opened = Library.open(ctx.paths, ctx.settings, write=True, set_aside_damaged_manifest=args.all)
+    with opened as lib, cancel_on_sigint() as cancel:
         if args.all:
-            if not args.yes:
-                if not sys.stdin.isatty():
-                    raise QuireError("Rebuilding the whole index needs confirmation.",
-                                     "Run `quire rebuild --all --yes` to go ahead.")
-                if input("Read every file again and rebuild the whole index? [y/N] ").strip().lower() not in (
-                        "y", "yes"):
-                    ctx.say("Nothing changed.")
-                    return 1
             lib.reset()
             report = lib.index(progress=bar, cancel=cancel)
             bar.clear()

@@ -346,6 +346,11 @@ class Paths:
         return self.data_dir / "manifest.sqlite3"
 
     @property
+    def roots_backup(self) -> Path:
+        """The library's folders, kept beside the manifest to start a new one from."""
+        return self.data_dir / "library-folders.json"
+
+    @property
     def chats_db(self) -> Path:
         return self.data_dir / "chats.sqlite3"
 

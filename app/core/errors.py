@@ -65,6 +65,11 @@ class StoreCorruptError(StoreError):
     """The index or the manifest on disk is damaged."""
 
 
+class ManifestCorruptError(StoreCorruptError):
+    """The manifest (the list of folders and files) is damaged; ``quire rebuild --all`` sets it
+    aside and starts a new one from the folders Quire remembers."""
+
+
 class DiskFullError(StoreError):
     """The disk that holds the data folder has no room left. Nothing written is lost: rows are
     replaced per file and the manifest is written after them, so the next run goes on."""

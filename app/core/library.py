@@ -8,6 +8,7 @@ rebuilds (``rebuild`` builds beside the old tables and swaps them in when done).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -21,7 +22,7 @@ from typing import Any
 from .chunking import ChunkSpec, check_chunking
 from .config import Paths, Settings
 from .embed import Embedder, EmbedderInfo, load_embedder
-from .errors import EmbeddingUnavailableError, IndexMismatchError, StoreError, UsageError
+from .errors import EmbeddingUnavailableError, IndexMismatchError, ManifestCorruptError, StoreError, UsageError
 from .indexer import STORE_SCHEMA, EmbedWorker, Indexer, ProgressFn
 from .lock import WriterLock
 from .manifest import FAILED, SKIPPED, Manifest, Root
@@ -84,7 +85,11 @@ class Library:
     # --- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, paths: Paths, settings: Settings, *, write: bool = False) -> Library:
+    def open(cls, paths: Paths, settings: Settings, *, write: bool = False,
+             set_aside_damaged_manifest: bool = False) -> Library:
+        """The library in ``paths``. ``write``: take the writer lock. ``set_aside_damaged_manifest``
+        (``quire rebuild --all``): a damaged manifest is renamed out of the way, under the lock,
+        and a new one is started from the folders Quire remembers."""
         if paths.data_dir.exists() and not paths.data_dir.is_dir():
             # Read-only commands went on as if the library were empty.
             raise UsageError(f"Quire's data folder {paths.data_dir} is a file, not a folder.",
@@ -95,13 +100,56 @@ class Library:
             lock = WriterLock(paths.lock_file)
             lock.acquire()
         try:
-            manifest = Manifest(paths.manifest_db, read_only=not write)
+            try:
+                manifest = Manifest(paths.manifest_db, read_only=not write)
+            except ManifestCorruptError:
+                if not (write and set_aside_damaged_manifest):
+                    raise
+                log.warning("damaged manifest set aside as %s", set_aside_manifest(paths))
+                manifest = Manifest(paths.manifest_db)
             lib = cls(paths, settings, manifest, lock)
+            if write:
+                lib._recover_lost_manifest()
         except BaseException:
             if lock:
                 lock.release()
             raise
         return lib
+
+    def _recover_lost_manifest(self) -> None:
+        """A new manifest beside an index made with a lost one (damaged and set aside): take
+        the library's folders from their backup, and drop the old chunk rows, which no file of
+        the new manifest owns (its file ids start again at 1, and would claim them). Vectors
+        are kept: they are found again by their text."""
+        if self.meta() is not None:
+            if self.manifest.roots() and not self.paths.roots_backup.exists():
+                self._save_roots()  # an index made before the backup existed
+            return
+        if not self.manifest.roots():
+            for r in _read_roots_backup(self.paths.roots_backup):
+                if os.path.lexists(r["path"]):
+                    root = self.manifest.add_root(r["path"], bool(r.get("is_file")))
+                    if r.get("paused"):
+                        self.manifest.set_paused(root.id, True)
+        orphans = [d for d in (self.paths.index_dir.iterdir() if self.paths.index_dir.is_dir() else ())
+                   if d.name.startswith("chunks_")]
+        if orphans:
+            log.warning("dropping %d chunk tables no manifest knows (a new manifest)", len(orphans))
+            for d in orphans:
+                shutil.rmtree(d, ignore_errors=True)
+            with self.manifest.transaction() as conn:
+                conn.execute("DELETE FROM files")
+
+    def _save_roots(self) -> None:
+        """Keep the library's folders beside the manifest (``_recover_lost_manifest``)."""
+        roots = [{"path": r.path, "is_file": r.is_file, "paused": r.paused} for r in self.manifest.roots()]
+        tmp = self.paths.roots_backup.with_suffix(".tmp")
+        try:
+            # ASCII: a folder name that is not UTF-8 (surrogate escapes) round-trips as \\udcxx.
+            tmp.write_text(json.dumps(roots, indent=1), encoding="utf-8")
+            os.replace(tmp, self.paths.roots_backup)
+        except OSError as exc:  # a convenience: never worth failing the change it follows
+            log.warning("could not save %s: %s", self.paths.roots_backup, exc)
 
     def close(self) -> None:
         self._drop_watch_indexer()
@@ -238,6 +286,7 @@ class Library:
                 with self.manifest.transaction() as conn:
                     conn.execute("UPDATE files SET root_id=? WHERE root_id=?", (root.id, r.id))
                     conn.execute("DELETE FROM roots WHERE id=?", (r.id,))
+        self._save_roots()
         return root
 
     def _addable(self, path: str) -> str:
@@ -281,7 +330,9 @@ class Library:
                                  "To leave it out of the index, add a pattern for it to [index] ignore in "
                                  "settings.toml.")
             raise UsageError(f"{path} is not in the library.", "`quire status` lists the library's folders.")
-        return self._indexer().remove_root(root)
+        n = self._indexer().remove_root(root)
+        self._save_roots()
+        return n
 
     def set_paused(self, path: str, paused: bool) -> None:
         self._need_write()
@@ -289,6 +340,7 @@ class Library:
         if root is None:
             raise UsageError(f"{path} is not in the library.")
         self.manifest.set_paused(root.id, paused)
+        self._save_roots()
 
     # --- indexing ------------------------------------------------------------------------
 
@@ -588,6 +640,27 @@ def _file_size(p: Path) -> int:
         return p.stat().st_size
     except OSError:
         return 0
+
+
+def _read_roots_backup(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(data, list):
+        return []
+    return [r for r in data if isinstance(r, dict) and isinstance(r.get("path"), str)]
+
+
+def set_aside_manifest(paths: Paths) -> Path:
+    """Rename a damaged manifest (and its WAL files) out of the way; returns its new name."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = paths.manifest_db.with_name(f"{paths.manifest_db.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(paths.manifest_db) + suffix)
+        if src.exists():
+            os.replace(src, Path(str(target) + suffix))
+    return target
 
 
 def _check_writable(d: Path) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import DiskFullError, StoreCorruptError, StoreError, StoreLockedError, is_disk_full
+from .errors import DiskFullError, ManifestCorruptError, StoreError, StoreLockedError, is_disk_full
 from .paths import display, from_key, path_key
 from .sqlite_tx import ConnectionPool, immediate
 
@@ -159,8 +159,10 @@ class Manifest:
                 raise StoreError(f"Cannot write to {self.db_path}: the folder is read-only.",
                                  "Make it writable or point QUIRE_HOME at a writable folder.") from None
             if "malformed" in text or "not a database" in text or "corrupt" in text:
-                raise StoreCorruptError(f"The manifest {self.db_path} is damaged ({text}).",
-                                        "Move it aside and run `quire index` to rebuild it.") from None
+                raise ManifestCorruptError(
+                    f"The manifest {self.db_path} is damaged ({text}).",
+                    "Run `quire rebuild --all`: it sets the file aside and reads every file of the library's "
+                    "folders again (Quire remembers them).") from None
             if "unable to open" in text:
                 raise StoreError(f"Cannot open {self.db_path} ({text}).",
                                  "Check that the folder exists and is writable, or set QUIRE_HOME.") from None

@@ -96,3 +96,29 @@ def test_undecodable_query_odd_consoles_and_closed_streams(tmp_path, docs):
     q = subprocess.run(["sh", "-c", f'"{sys.executable}" -m app index >&- 2>&-'], env=env, cwd=str(REPO),
                        timeout=120)
     assert q.returncode == 0
+
+
+def test_a_damaged_manifest_is_repaired_without_losing_the_folders_or_doubling_rows(tmp_path, docs):
+    # The advice was "move it aside and run `quire index`": that forgot the library's folders,
+    # and adding them again doubled every chunk (the old rows stayed, claimed by new file ids);
+    # `rebuild --all` refused to run at all.
+    home = tmp_path / "home"
+    run_cli(home, "index", str(docs), env=NONE, check=True)
+    before = json.loads(run_cli(home, "status", "--json", env=NONE).stdout)
+    manifest = home / "manifest.sqlite3"
+    manifest.write_bytes(manifest.read_bytes()[:1000])
+    p = run_cli(home, "status", env=NONE)
+    assert p.returncode == 1 and "damaged" in p.stderr and "quire rebuild --all" in p.stderr
+    p = run_cli(home, "rebuild", "--all", "--yes", "--json", env=NONE)
+    assert p.returncode == 0, p.stderr
+    after = json.loads(run_cli(home, "status", "--json", env=NONE).stdout)
+    assert after["folders"] == before["folders"] and after["chunks"] == before["chunks"]
+    assert list(home.glob("manifest.sqlite3.damaged-*"))
+    # Doing it by hand works too: a new manifest takes the folders Quire remembers.
+    manifest.rename(tmp_path / "aside.sqlite3")
+    p = run_cli(home, "index", "--json", env=NONE)
+    assert p.returncode == 0, p.stderr
+    again = json.loads(run_cli(home, "status", "--json", env=NONE).stdout)
+    assert again["folders"] == before["folders"] and again["chunks"] == before["chunks"]
+    hits = json.loads(run_cli(home, "search", "zebras", "--json", env=NONE).stdout)
+    assert len(hits) == 1
