@@ -79,7 +79,7 @@ class Banner(QFrame):
             b.setEnabled(False)
 
     def restyle(self) -> None:
-        pal = self.palette()
+        pal = theme.palette()
         color = {"warning": theme.warn_color(pal), "problem": theme.problem_color(pal)}.get(self.kind,
                                                                                        theme.accent(pal))
         icon = {"warning": "dialog-warning", "problem": "dialog-error"}.get(self.kind, "dialog-information")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -67,6 +67,10 @@ class ChatsPanel(QWidget):
         self.list.itemClicked.connect(self._chosen)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
+        # The menu's actions from the keyboard too, on the conversation that has the focus.
+        for key, signal in ((Qt.Key.Key_F2, self.rename), (Qt.Key.Key_Delete, self.delete)):
+            shortcut = QShortcut(QKeySequence(key), self.list, context=Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(lambda sig=signal: self._on_current(sig))
         lay.addWidget(self.list, 1)
         self.empty = QLabel("Your conversations are kept here: pick one to read it again or ask a follow-up.")
         self.empty.setWordWrap(True)
@@ -76,7 +80,7 @@ class ChatsPanel(QWidget):
         self.restyle()
 
     def restyle(self) -> None:
-        pal = self.palette()
+        pal = theme.palette()
         acc = theme.accent(pal)
         self.list.setStyleSheet(
             f"QListWidget::item {{ padding: 4px 2px; }}"
@@ -118,6 +122,19 @@ class ChatsPanel(QWidget):
             return
         cid = item.data(Qt.ItemDataRole.UserRole)
         menu = QMenu(self)
-        menu.addAction("Rename…", lambda: self.rename.emit(cid))
-        menu.addAction("Delete…", lambda: self.delete.emit(cid))
+        menu.addAction("Rename…  (F2)", lambda: self.rename.emit(cid))
+        menu.addAction("Delete…  (Del)", lambda: self.delete.emit(cid))
         menu.exec(self.list.viewport().mapToGlobal(pos))
+
+    def _on_current(self, signal: Any) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            signal.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def name_of(self, chat_id: int) -> str:
+        """The listed name of conversation ``chat_id`` ("" if it is not listed)."""
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(Qt.ItemDataRole.UserRole) == chat_id:
+                return item.text()
+        return ""

@@ -92,25 +92,51 @@ class QuestionEdit(QPlainTextEdit):
 
 
 class Chip(QPushButton):
-    """A citation: [n] file · p. 3. Click shows the passage in the sources pane."""
+    """A citation: [n] file · p. 3. Click shows the passage in the sources pane. Narrower than
+    its text, the file name is shortened in the middle; the [n] always shows."""
 
     def __init__(self, source: Source, parent: QWidget | None = None) -> None:
-        super().__init__(f"[{source.n}]  {source_label(source)}", parent)
+        self.prefix = f"[{source.n}]  "
+        self.label = source_label(source)
+        super().__init__(self.prefix + self.label, parent)
         self.source = source
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip(source.path + (f", page {source.page}" if source.page is not None else ""))
-        self.setAccessibleName(f"Source {source.n}: {source_label(source)}")
+        self.setAccessibleName(f"Source {source.n}: {self.label}")
         self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        self._full = QSize()
         self.restyle()
 
+    def sizeHint(self) -> QSize:
+        return self._full if self._full.isValid() else super().sizeHint()
+
+    def resizeEvent(self, e: Any) -> None:
+        super().resizeEvent(e)
+        self._fit(self.width())
+
+    def _fit(self, width: int) -> None:
+        spare = self._full.width() - self.fontMetrics().horizontalAdvance(self.prefix + self.label)
+        room = width - spare - self.fontMetrics().horizontalAdvance(self.prefix)
+        short = self.label if width >= self._full.width() else self.fontMetrics().elidedText(
+            self.label, Qt.TextElideMode.ElideMiddle, max(room, 0))
+        if self.text() != self.prefix + short:
+            self.setText(self.prefix + short)
+
     def restyle(self) -> None:
-        pal = self.palette()
+        pal = theme.palette()
         acc = theme.accent(pal)
         self.setStyleSheet(
             f"QPushButton {{ background: {theme.css(theme.tint(acc, 0.10, pal))}; border: 1px solid "
             f"{theme.css(theme.tint(acc, 0.35, pal))}; border-radius: 10px; padding: 2px 10px; }}"
             f"QPushButton:hover, QPushButton:focus {{ background: {theme.css(theme.tint(acc, 0.22, pal))};"
             f" border-color: {theme.css(acc)}; }}")
+        # The whole text's size, whatever is shown now: the row gives it back when there is room.
+        shown = self.text()
+        self.setText(self.prefix + self.label)
+        self._full = QSize()
+        self._full = super().sizeHint()
+        if shown != self.text():
+            self._fit(self.width())
 
 
 class FlowRow(QWidget):
@@ -201,7 +227,8 @@ class Turn(QFrame):
         # A word-wrapped label asks for little width; give short questions one line, long ones the most.
         longest = max((self.q.fontMetrics().horizontalAdvance(line) for line in question.splitlines() or [""]),
                       default=0)
-        self.q.setMinimumWidth(min(longest + 28, BUBBLE_MAX))
+        self._q_width = min(longest + 28, BUBBLE_MAX)
+        self.q.setMinimumWidth(self._q_width)
         qrow.addWidget(self.q)
         lay.addLayout(qrow)
 
@@ -284,7 +311,7 @@ class Turn(QFrame):
             self.set_status("Searching your files and writing an answer…")
 
     def set_status(self, text: str, color: str = "") -> None:
-        c = color or theme.css(theme.secondary_text(self.palette()))
+        c = color or theme.css(theme.secondary_text(theme.palette()))
         self.status.setStyleSheet(f"color: {c};")
         self.status.setText(text)
         self.status.show()
@@ -314,7 +341,7 @@ class Turn(QFrame):
         if mode == "passages":
             self.label.setText("Passages — no written answer" if sources else "No passages found")
             self.label.show()
-            sec = theme.css(theme.secondary_text(self.palette()))
+            sec = theme.css(theme.secondary_text(theme.palette()))
             items = []
             for i, s in enumerate(sources[:PASSAGES_SHOWN], 1):
                 snippet = " ".join(s.text.split())
@@ -357,7 +384,7 @@ class Turn(QFrame):
             self._render()
         else:
             self.answer.hide()
-        self.set_status(message, theme.css(theme.problem_color(self.palette())))
+        self.set_status(message, theme.css(theme.problem_color(theme.palette())))
         self._foot_buttons(True)
 
     def stop(self) -> None:
@@ -382,12 +409,17 @@ class Turn(QFrame):
         self.selected.emit(self)
         super().mousePressEvent(e)
 
+    def fit(self, room: int) -> None:
+        """A short question's bubble stays one line, but never wider than the turn has room for
+        (a fixed minimum pushed the conversation past the window's edge)."""
+        self.q.setMinimumWidth(max(0, min(self._q_width, room)))
+
     def set_selected(self, on: bool) -> None:
         self.is_selected = on
         self.restyle()
 
     def restyle(self) -> None:
-        pal = self.palette()
+        pal = theme.palette()
         acc = theme.accent(pal)
         edge = theme.css(acc) if self.is_selected else theme.css(theme.border(pal))
         self.body.setStyleSheet(f"QFrame#answer {{ background: {theme.css(theme.surface(0.0, pal))};"
@@ -400,6 +432,11 @@ class Turn(QFrame):
                 chip.restyle()
         if self.mode == "passages":  # its HTML carries colours of the old palette
             self.show_answer(self.text, self.sources, "passages")
+        elif self.text:
+            # Links are drawn in the link colour of when the text was set, and QLabel ignores
+            # setting the same text again.
+            self.answer.clear()
+            self._render()
 
 
 def _md_escape(s: str) -> str:
@@ -430,7 +467,7 @@ class Welcome(QWidget):
             "Nothing leaves this machine.")
         self.blurb.setWordWrap(True)
         self.blurb.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.blurb.setFixedWidth(500)
+        self.blurb.setMaximumWidth(500)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.blurb)
@@ -450,7 +487,7 @@ class Welcome(QWidget):
         self.hint = QLabel("or drop files and folders anywhere on this window")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setWordWrap(True)
-        self.hint.setFixedWidth(500)
+        self.hint.setMaximumWidth(500)
         hrow = QHBoxLayout()
         hrow.addStretch(1)
         hrow.addWidget(self.hint)
@@ -462,7 +499,7 @@ class Welcome(QWidget):
         self.ollama.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.ollama.setTextFormat(Qt.TextFormat.RichText)
         self.ollama.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.ollama.setFixedWidth(500)
+        self.ollama.setMaximumWidth(500)
         orow = QHBoxLayout()
         orow.addStretch(1)
         orow.addWidget(self.ollama)
@@ -490,7 +527,7 @@ class Welcome(QWidget):
         self.ollama.setText(html_text)
 
     def restyle(self) -> None:
-        sec = theme.css(theme.secondary_text(self.palette()))
+        sec = theme.css(theme.secondary_text(theme.palette()))
         self.hint.setStyleSheet(f"color: {sec};")
         self.ollama.setStyleSheet(f"color: {sec};")
 
@@ -513,7 +550,8 @@ class ConversationPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(6)
         head = QHBoxLayout()
-        self.title = QLabel("New conversation")
+        self._title = "New conversation"
+        self.title = QLabel(self._title)
         self.title.setFont(theme.scaled_font(self, 1.1, bold=True))
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         head.addWidget(self.title, 1)
@@ -527,6 +565,7 @@ class ConversationPanel(QWidget):
         lay.addWidget(self.banner)
 
         self.scroll = QScrollArea()
+        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no invisible Tab stop: its contents take focus
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -578,6 +617,7 @@ class ConversationPanel(QWidget):
         turn.regenerate.connect(self.regenerate.emit)
         self.column.insertWidget(self.column.count() - 1, turn)
         self.turns.append(turn)
+        turn.fit(self.scroll.viewport().width() - 2 * 12 - 40)
         self._update_regen()
         return turn
 
@@ -667,7 +707,7 @@ class ConversationPanel(QWidget):
         self.send.setEnabled(can or self.busy)
 
     def _set_send_state(self) -> None:
-        pal = self.palette()
+        pal = theme.palette()
         if self.busy:
             self.send.setText("Stop")
             self.send.setIcon(theme.stop_icon(theme.problem_color(pal)))
@@ -684,12 +724,26 @@ class ConversationPanel(QWidget):
             t.regen_button.setVisible(i == len(self.turns) - 1 and t.mode not in ("streaming",))
 
     def set_title(self, text: str) -> None:
+        self._title = text
+        self._fit_title()
+
+    def _fit_title(self) -> None:
         fm = self.title.fontMetrics()
-        self.title.setText(fm.elidedText(text, Qt.TextElideMode.ElideRight, max(200, self.title.width())))
-        self.title.setToolTip(text)
+        self.title.setText(fm.elidedText(self._title, Qt.TextElideMode.ElideRight, max(120, self.title.width())))
+        self.title.setToolTip(self._title)
+
+    def resizeEvent(self, e: Any) -> None:
+        super().resizeEvent(e)
+        self._fit_title()  # shortened for the width it has now, not the width it had when set
+        self._fit_turns()
+
+    def _fit_turns(self) -> None:
+        room = self.scroll.viewport().width() - 2 * 12 - 40
+        for t in self.turns:
+            t.fit(room)
 
     def restyle(self) -> None:
-        self.hint.setStyleSheet(f"color: {theme.css(theme.secondary_text(self.palette()))};")
+        self.hint.setStyleSheet(f"color: {theme.css(theme.secondary_text(theme.palette()))};")
         self.welcome.restyle()
         self.banner.restyle()
         for t in self.turns:

@@ -86,7 +86,7 @@ class RootRow(QWidget):
         self.where.setText(fm.elidedText(self._full_where, Qt.TextElideMode.ElideMiddle, max(40, self.where.width())))
 
     def set_state(self, text: str, color: str = "", progress: tuple[int, int] | None = None) -> None:
-        sec = theme.css(theme.secondary_text(self.palette()))
+        sec = theme.css(theme.secondary_text(theme.palette()))
         self.where.setStyleSheet(f"color: {sec};")
         self.state.setText(text)
         self.state.setStyleSheet(f"color: {color or sec};")
@@ -318,21 +318,21 @@ class LibraryPanel(QWidget):
             state = getattr(st, "state", "") if st is not None else ""
             if not r.present or state == "offline":
                 msg = getattr(st, "message", "") or "not connected or moved"
-                row.set_state(f"Offline · {msg}", theme.css(theme.warn_color(row.palette())))
+                row.set_state(f"Offline · {msg}", theme.css(theme.warn_color()))
             elif r.paused or state == "paused":
                 row.set_state(f"Paused · {plural(r.files, 'file')}")
             elif path == active and p is not None and p.phase == "parse" and self._bar_visible:
-                row.set_state(f"Indexing {p.files_done:,} of {p.files_total:,}", theme.css(theme.accent(row.palette())),
+                row.set_state(f"Indexing {p.files_done:,} of {p.files_total:,}", theme.css(theme.accent()),
                               (p.files_done, p.files_total))
             elif p is not None and (path in self._run_roots or r.files == 0) and self._bar_visible:
-                row.set_state("Indexing…", theme.css(theme.accent(row.palette())), (0, 0))
+                row.set_state("Indexing…", theme.css(theme.accent()), (0, 0))
             else:
                 parts = ["Ready", plural(r.files, "file")]
                 text = " · ".join(parts)
                 color = ""
                 if r.problems:
                     text += f" · {plural(r.problems, 'problem')}"
-                    color = theme.css(theme.problem_color(row.palette()))
+                    color = theme.css(theme.problem_color())
                 elif state == "polling":
                     text += " · checked every few minutes"
                 row.set_state(text, color)
@@ -346,7 +346,7 @@ class LibraryPanel(QWidget):
         self.actions_bar.setVisible(has)
 
     def restyle(self) -> None:
-        pal = self.palette()
+        pal = theme.palette()
         acc = theme.accent(pal)
         # A tinted selection keeps each row's own text colours readable (a full highlight would not).
         self.list.setStyleSheet(

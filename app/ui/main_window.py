@@ -113,9 +113,14 @@ class MainWindow(QMainWindow):
         main.addWidget(left)
         main.addWidget(_padded(self.conversation))
         main.addWidget(_padded(self.sources))
-        main.setStretchFactor(0, 0)
-        main.setStretchFactor(1, 1)
-        main.setStretchFactor(2, 0)
+        # The conversation matters most: it takes most of any change in width, the side panes
+        # a share (they were fixed, so a narrow window squeezed only the conversation).
+        main.setStretchFactor(0, 1)
+        main.setStretchFactor(1, 4)
+        main.setStretchFactor(2, 1)
+        left.setMinimumWidth(180)
+        self.conversation.setMinimumWidth(300)
+        self.sources.setMinimumWidth(170)
         main.setSizes([290, 640, 350])
         self.main_split = main
         for split in (left, main):
@@ -344,7 +349,8 @@ class MainWindow(QMainWindow):
         box.exec()
         if box.clickedButton() is remove:
             self.session.remove(path).on_done(
-                lambda n: self.statusBar().showMessage(f"Removed {path} ({plural(n, 'file')}).", 5000)
+                # (its count differs from the one asked with: it includes the files that failed)
+                lambda n: self.statusBar().showMessage(f"Removed {path} from the library.", 5000)
             ).on_failed(self.errors.show)
 
     def _reveal(self, path: str) -> None:
@@ -452,7 +458,7 @@ class MainWindow(QMainWindow):
 
     def _set_ollama_status(self, st: Any) -> None:
         self.ollama = st
-        pal = self.palette()
+        pal = theme.palette()
         if st is None:
             color, text, tip = theme.secondary_text(pal), "Ollama: checking…", ""
         elif st.ok:
@@ -474,8 +480,8 @@ class MainWindow(QMainWindow):
     def _ollama_html(self, st: Any) -> str:
         if st is None:
             return "Looking for Ollama…"
-        ok = theme.css(theme.ok_color(self.palette()))
-        bad = theme.css(theme.problem_color(self.palette()))
+        ok = theme.css(theme.ok_color(theme.palette()))
+        bad = theme.css(theme.problem_color(theme.palette()))
         if st.ok:
             models = ", ".join(st.models[:4]) + (" …" if len(st.models) > 4 else "")
             return (f"<span style='color:{ok}'>●</span> Ollama {html.escape(st.version)} found at "
@@ -491,6 +497,15 @@ class MainWindow(QMainWindow):
 
     def ask(self, question: str, regenerate: bool = False) -> None:
         if self.ask_task is not None or self.session.reader is None:
+            return
+        if self.snap is not None and not self.snap.roots:
+            # Nothing to answer from: "no passage matches" (and a saved conversation saying so)
+            # read as if the files had been searched.
+            self.conversation.banner.show_message(
+                "info", "<b>Your library is empty.</b> Add the folders that hold your documents, then ask.",
+                [("Add a folder…", self.choose_folder)])
+            self._banner_is_ollama = False
+            self.conversation.edit.setPlainText(question)  # kept for when there is something to ask
             return
         turn = self.conversation.start_turn(question)
         task = self.session.ask(question, self.chat_id, regenerate)
@@ -653,8 +668,8 @@ class MainWindow(QMainWindow):
             lambda _: self.session.list_chats().on_done(self._chats_loaded)).on_failed(self.errors.show)
 
     def _rename_chat(self, chat_id: int) -> None:
-        item = self.chats.list.currentItem()
-        name, ok = QInputDialog.getText(self, "Rename conversation", "Name:", text=item.text() if item else "")
+        # The conversation the menu was opened on, not the one that is open.
+        name, ok = QInputDialog.getText(self, "Rename conversation", "Name:", text=self.chats.name_of(chat_id))
         if ok and name.strip():
             def renamed(_: object) -> None:
                 if chat_id == self.chat_id:
@@ -703,13 +718,25 @@ class MainWindow(QMainWindow):
         if plan is None:  # nothing indexed yet, or the index already fits
             self._run_settings(new, rebuild=False, rescan=rescan)
             return
-        answer = QMessageBox.question(
-            self, "Rebuild the index?", f"{plan.describe()}\n\nRebuild now?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes:
+        choice = self.ask_rebuild(f"{plan.describe()}\n\nRebuild now? Until the index is rebuilt, questions are "
+                                  "answered from the index as it is.")
+        if choice == "now":
+            self._run_settings(new, rebuild=True, rescan=rescan)
+        elif choice == "later":
+            self._run_settings(new, rebuild=False, rescan=rescan)
+        else:
             self.statusBar().showMessage("Settings not changed.", 4000)
-            return
-        self._run_settings(new, rebuild=True, rescan=rescan)
+
+    def ask_rebuild(self, text: str) -> str:
+        """"now", "later" (save the settings; a banner offers the rebuild) or "discard". A plain
+        No used to throw every edit of the dialog away, those that need no rebuild too."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Rebuild the index?", text, parent=self)
+        now = box.addButton("Rebuild now", QMessageBox.ButtonRole.AcceptRole)
+        later = box.addButton("Save, rebuild later", QMessageBox.ButtonRole.ActionRole)
+        box.addButton("Discard changes", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(now)
+        box.exec()
+        return "now" if box.clickedButton() is now else "later" if box.clickedButton() is later else "discard"
 
     def _run_settings(self, new: Settings, rebuild: bool, rescan: bool) -> None:
         if rebuild:

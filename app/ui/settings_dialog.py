@@ -57,6 +57,9 @@ def choices(opt: Option) -> list[str]:
     return re.findall(r'"([^"]+)"', allowed)
 
 
+_BAD_VALUE = re.compile(r"Setting \S+ = .*? is not valid: (.*)$", re.S)
+
+
 class Field:
     """One option's editor, its error line and how to read and write its value."""
 
@@ -107,7 +110,7 @@ class SettingsDialog(QDialog):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.setVerticalSpacing(4)
-        sec = theme.css(theme.secondary_text(self.palette()))
+        sec = theme.css(theme.secondary_text(theme.palette()))
         for opt in (o for o in OPTIONS if o.section == section):
             editor, get, set_ = self._editor(opt)
             set_(self.settings.get(opt.name))
@@ -126,7 +129,7 @@ class SettingsDialog(QDialog):
             col.addWidget(helper)
             error = QLabel()
             error.setWordWrap(True)
-            error.setStyleSheet(f"color: {theme.css(theme.problem_color(self.palette()))};")
+            error.setStyleSheet(f"color: {theme.css(theme.problem_color(theme.palette()))};")
             error.hide()
             col.addWidget(error)
             label = QLabel(LABELS.get(opt.name, opt.key.replace("_", " ").capitalize()))
@@ -245,6 +248,15 @@ class SettingsDialog(QDialog):
                 self.settings.with_values({name: f.get()})
             except ConfigError as exc:
                 errors[name] = exc.message
+        # Checked against the saved values above, an overlap was refused for the saved chunk size,
+        # not the one in the dialog: checked again with the dialog's other values.
+        fine = {n: f.get() for n, f in self.fields.items() if n not in errors}
+        for name in list(errors):
+            try:
+                self.settings.with_values({**fine, name: self.fields[name].get()})
+                del errors[name]
+            except ConfigError as exc:
+                errors[name] = exc.message
         result: Settings | None = None
         if not errors:
             try:
@@ -253,17 +265,17 @@ class SettingsDialog(QDialog):
                 name = next((n for n in self.fields if f"Setting {n} " in exc.message), "")
                 errors[name or next(iter(self.fields))] = exc.message
         for name, f in self.fields.items():
-            msg = errors.get(name, "")
+            msg = self._in_words(errors.get(name, ""))
             f.error.setText(msg)
             f.error.setVisible(bool(msg))
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not errors)
-        sec = theme.css(theme.secondary_text(self.palette()))
+        sec = theme.css(theme.secondary_text(theme.palette()))
         if errors:
             tabs = {self.fields[n].opt.section for n in errors}
             titles = [t for s, t in SECTIONS if s in tabs]
             self.summary.setText(f"Fix the value{'s' if len(errors) > 1 else ''} marked in red "
                                  f"({', '.join(titles)}) to save.")
-            self.summary.setStyleSheet(f"color: {theme.css(theme.problem_color(self.palette()))};")
+            self.summary.setStyleSheet(f"color: {theme.css(theme.problem_color(theme.palette()))};")
         elif result is not None and self.needs_rebuild():
             self.summary.setText("These changes need the index to be rebuilt; you will see what it costs "
                                  "before it starts.")
@@ -271,6 +283,18 @@ class SettingsDialog(QDialog):
         else:
             self.summary.setText("")
         return result
+
+    def _in_words(self, message: str) -> str:
+        """A setting's error as the dialog shows it: without the settings file's "Setting
+        chunking.chunk_overlap = 300 is not valid:", and other settings named by their labels."""
+        m = _BAD_VALUE.match(message)
+        if m is None:
+            return message
+        text = m.group(1)
+        for name in self.fields:
+            if name in text:
+                text = text.replace(name, f"“{LABELS.get(name, name.split('.')[-1].replace('_', ' ').capitalize())}”")
+        return "Must be " + text
 
     def _accept(self) -> None:
         result = self.validate()

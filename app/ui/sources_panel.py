@@ -133,7 +133,9 @@ class SourceCard(QFrame):
         self.num = QLabel(f"[{source.n}]")
         self.num.setFont(theme.scaled_font(self, 0.95, bold=True))
         top.addWidget(self.num)
+        self._name = name
         self.title = QLabel(name)
+        self.title.setToolTip(source.path)
         self.title.setFont(theme.scaled_font(self, 1.0, bold=True))
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top.addWidget(self.title, 1)
@@ -181,7 +183,7 @@ class SourceCard(QFrame):
         self.restyle()
 
     def restyle(self) -> None:
-        pal = self.palette()
+        pal = theme.palette()
         acc = theme.accent(pal)
         edge = theme.css(acc) if self.is_selected else theme.css(theme.border(pal))
         width = 2 if self.is_selected else 1
@@ -203,6 +205,9 @@ class SourceCard(QFrame):
 
     def resizeEvent(self, e: Any) -> None:
         super().resizeEvent(e)
+        # A long file name is shortened in the middle, where it was cut at the end ("tenancy-ag").
+        self.title.setText(self.title.fontMetrics().elidedText(self._name, Qt.TextElideMode.ElideMiddle,
+                                                               max(40, self.title.width())))
         fm = self.where.fontMetrics()
         self.where.setText(fit_where(*self._where_parts, max(60, self.where.width()), fm.horizontalAdvance,
                                      fm.elidedText))
@@ -239,6 +244,7 @@ class SourcesPanel(QWidget):
         self.subtitle.setFont(theme.scaled_font(self, 0.86))
         lay.addWidget(self.subtitle)
         self.scroll = QScrollArea()
+        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no invisible Tab stop: its contents take focus
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -276,7 +282,7 @@ class SourcesPanel(QWidget):
         else:
             text = "Passages the selected answer cites. Double-click one to open the file."
         self.subtitle.setText(text)
-        self.subtitle.setStyleSheet(f"color: {theme.css(theme.secondary_text(self.palette()))};")
+        self.subtitle.setStyleSheet(f"color: {theme.css(theme.secondary_text(theme.palette()))};")
 
     def select(self, n: int) -> None:
         card = next((c for c in self.cards if c.source.n == n), None)
@@ -290,6 +296,6 @@ class SourcesPanel(QWidget):
             c.set_selected(c is card)
 
     def restyle(self) -> None:
-        self.subtitle.setStyleSheet(f"color: {theme.css(theme.secondary_text(self.palette()))};")
+        self.subtitle.setStyleSheet(f"color: {theme.css(theme.secondary_text(theme.palette()))};")
         for c in self.cards:
             c.restyle()

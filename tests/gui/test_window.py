@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from app.core.config import load_settings
 from app.core.lock import WriterLock
@@ -210,23 +210,25 @@ def test_settings_change_that_needs_a_rebuild_asks_first(qtbot: Any, make_window
     w = make_window()
     add_folder(qtbot, w, docs, monkeypatch, 2)
     asked: list[str] = []
-    reply = [QMessageBox.StandardButton.No]
+    reply = ["discard"]
 
-    def question(parent: Any, title: str, text: str, *args: Any) -> QMessageBox.StandardButton:
+    def question(text: str) -> str:
         asked.append(text)
         return reply[0]
 
-    monkeypatch.setattr(QMessageBox, "question", question)
+    monkeypatch.setattr(w, "ask_rebuild", question)
 
     def change_chunk_size(size: int) -> Any:
         w.open_settings()
         d = w.settings_dialog
         assert d is not None
         # A bad value is refused inline, with the setting's own message.
-        d.fields["chunking.chunk_overlap"].set(500)
+        d.fields["chunking.chunk_size"].set(size)
+        d.fields["chunking.chunk_overlap"].set(size + 10)
         d.validate()
         assert not d.fields["chunking.chunk_overlap"].error.isHidden()
-        assert "less than chunking.chunk_size" in d.fields["chunking.chunk_overlap"].error.text()
+        # In the dialog's words, against the size in the dialog (it quoted the saved 240).
+        assert d.fields["chunking.chunk_overlap"].error.text() == f"Must be less than “Chunk size (tokens)” ({size})."
         assert not d.buttons.button(d.buttons.StandardButton.Ok).isEnabled()
         d.fields["chunking.chunk_overlap"].set(20)
         # So is an ignore pattern that cannot compile (it stopped every run with "unexpected error").
@@ -235,7 +237,6 @@ def test_settings_change_that_needs_a_rebuild_asks_first(qtbot: Any, make_window
         assert "'[z-a].txt' is not one" in d.fields["index.ignore"].error.text()
         assert not d.buttons.button(d.buttons.StandardButton.Ok).isEnabled()
         d.fields["index.ignore"].set([])
-        d.fields["chunking.chunk_size"].set(size)
         assert d.validate() is not None and d.needs_rebuild()
         d._accept()
         return d
@@ -246,9 +247,17 @@ def test_settings_change_that_needs_a_rebuild_asks_first(qtbot: Any, make_window
     assert load_settings(home).chunking.chunk_size == 240  # refused: nothing changed
     assert w.session.settings.chunking.chunk_size == 240
 
-    reply[0] = QMessageBox.StandardButton.Yes
-    change_chunk_size(120)
+    # "Later" keeps the edits (the choice was only Yes or No, and No threw them all away); the
+    # index stays as it is, and answers keep coming from it.
+    reply[0] = "later"
+    change_chunk_size(200)
     qtbot.waitUntil(lambda: len(asked) == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: load_settings(home).chunking.chunk_size == 200, timeout=WAIT_MS)
+    assert w.session.reader.meta()["chunking"]["chunk_size"] == 240 and not w.rebuilding
+
+    reply[0] = "now"
+    change_chunk_size(120)
+    qtbot.waitUntil(lambda: len(asked) == 3, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not w.rebuilding, timeout=WAIT_MS)
     assert load_settings(home).chunking.chunk_size == 120
     qtbot.waitUntil(lambda: w.session.reader is not None

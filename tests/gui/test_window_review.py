@@ -1,0 +1,95 @@
+"""What a review of the window under Xvfb found broken: the conversation cut off in a narrow
+window, citation chips that lost their number, the wrong name offered for a rename, a theme
+switch that left the answer unreadable, and a question asked of an empty library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication, QInputDialog
+
+from tests.gui.conftest import WAIT_MS, add_folder, ask
+
+
+def test_a_question_to_an_empty_library_says_so_and_keeps_the_question(qtbot: Any, make_window: Any) -> None:
+    # It answered "No passage in the library matches the question" and saved that as a conversation.
+    w = make_window()
+    qtbot.waitUntil(lambda: w.snap is not None, timeout=WAIT_MS)
+    w.conversation.edit.setPlainText("How much notice must I give?")
+    w.conversation._submit()
+    assert not w.conversation.turns and w.ask_task is None
+    assert w.conversation.banner.isVisible() and "library is empty" in w.conversation.banner.text.text()
+    assert [b.text() for b in w.conversation.banner.action_buttons()] == ["Add a folder…"]
+    assert w.conversation.edit.toPlainText() == "How much notice must I give?"
+
+
+def test_narrow_window_keeps_the_conversation_and_chips_their_numbers(qtbot: Any, make_window: Any,
+                                                                       tmp_path: Path, monkeypatch: Any) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    name = "Befund Dr. Müller (Kopie) final FINAL v2 - ein sehr langer Dateiname für den Test.md"
+    (docs / name).write_text("# Befund\n\nThe cholesterol value was 190 mg/dl.\n", encoding="utf-8")
+    w = make_window()
+    add_folder(qtbot, w, docs, monkeypatch, 1)
+    w.resize(760, 560)
+    turn = ask(qtbot, w, "What was the cholesterol value?")
+    qtbot.wait(200)
+    conv = w.conversation
+    # Nothing of the conversation is pushed past its visible width.
+    assert conv.inner.width() <= conv.scroll.viewport().width()
+    assert turn.q.minimumWidth() <= conv.scroll.viewport().width()
+    assert w.main_split.sizes()[1] >= max(w.main_split.sizes()[0], w.main_split.sizes()[2])
+    chip = turn.chips.items[0]
+    assert chip.width() <= turn.chips.width()
+    # Shortened in the middle, the [1] kept (the name was clipped at both ends, the number lost).
+    assert chip.text().startswith("[1]  Befund") and "…" in chip.text() and chip.text().endswith(".md")
+    w.resize(1900, 1000)
+    qtbot.waitUntil(lambda: chip.text() == f"[1]  {name}", timeout=WAIT_MS)  # room again: the whole name
+
+
+def test_rename_from_the_menu_offers_the_name_of_the_conversation_clicked(qtbot: Any, make_window: Any,
+                                                                         docs: Path, monkeypatch: Any) -> None:
+    w = make_window()
+    add_folder(qtbot, w, docs, monkeypatch, 2)
+    ask(qtbot, w, "Where is the garden hose?")
+    w.new_chat()
+    ask(qtbot, w, "How much notice must the tenant give?")
+    qtbot.waitUntil(lambda: w.chats.list.count() == 2, timeout=WAIT_MS)
+    other = next(w.chats.list.item(i) for i in range(2) if "garden" in w.chats.list.item(i).text())
+    offered: list[str] = []
+
+    def get_text(parent: Any, title: str, label: str, text: str = "", **_: Any) -> tuple[str, bool]:
+        offered.append(text)
+        return "", False
+
+    monkeypatch.setattr(QInputDialog, "getText", get_text)
+    w.chats.rename.emit(other.data(256))  # what the menu's "Rename…" emits for the item clicked
+    assert offered == [other.text()]
+
+
+def test_switching_to_a_dark_theme_restyles_what_is_on_screen(qtbot: Any, make_window: Any, docs: Path,
+                                                               monkeypatch: Any) -> None:
+    w = make_window()
+    add_folder(qtbot, w, docs, monkeypatch, 2)
+    turn = ask(qtbot, w, "Where is the garden hose?")
+    app = QApplication.instance()
+    light = app.palette()
+    pal = QPalette(light)
+    for role, color in ((QPalette.ColorRole.Window, "#202124"), (QPalette.ColorRole.Base, "#2b2c2f"),
+                        (QPalette.ColorRole.Text, "#e8eaed"), (QPalette.ColorRole.WindowText, "#e8eaed"),
+                        (QPalette.ColorRole.ButtonText, "#e8eaed"), (QPalette.ColorRole.Button, "#303134"),
+                        (QPalette.ColorRole.Link, "#8ab4f8")):
+        pal.setColor(role, QColor(color))
+    try:
+        app.setPalette(pal)
+        qtbot.waitUntil(lambda: not w._restyling, timeout=WAIT_MS)
+        qtbot.wait(50)
+        chip = turn.chips.items[0]
+        # The chips' and cards' colours come from the new palette (they kept the old light ones).
+        assert "#ffffff" not in chip.styleSheet().lower()
+        card = w.sources.cards[0]
+        assert QColor(card.styleSheet().split("background: ")[1].split(";")[0]).lightness() < 128
+    finally:
+        app.setPalette(light)
