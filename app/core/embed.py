@@ -65,6 +65,44 @@ def _quiet_fastembed() -> None:
         pass
 
 
+_FINGERPRINTS: dict[tuple[str, tuple[tuple[str, int, int], ...]], str] = {}
+
+
+def model_fingerprint(settings: Settings) -> str:
+    """What tells apart the model in ``embedding.model_path`` from another one in the same
+    place: its configuration and tokenizer files and the size of its weights. "" without a
+    ``model_path`` (the model's name says which it is). Two models of the same size under one
+    name (bge-small and MiniLM both have 384 dimensions) would otherwise mix their vectors."""
+    e = settings.embedding
+    if e.backend != "fastembed" or not e.model_path:
+        return ""
+    folder = Path(e.model_path).expanduser()
+    try:
+        files = sorted(p for p in folder.rglob("*")
+                       if p.is_file() and (p.suffix == ".onnx" or p.name in _IDENTITY_FILES))
+        stats = tuple((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    except OSError:
+        return ""
+    key = (str(folder), stats)
+    if key not in _FINGERPRINTS:
+        import hashlib
+
+        h = hashlib.sha256()
+        for p, (rel, size, _) in zip(files, stats, strict=True):
+            h.update(f"{rel}\0{size}\0".encode())
+            if p.suffix != ".onnx":  # the weights by size: hashing hundreds of MB per command is not cheap
+                try:
+                    h.update(p.read_bytes())
+                except OSError:
+                    return ""
+        _FINGERPRINTS[key] = h.hexdigest()[:16] if files else ""
+    return _FINGERPRINTS[key]
+
+
+_IDENTITY_FILES = frozenset({"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                             "modules.json", "vocab.txt"})
+
+
 def model_dir_for(model: str, models_dir: Path) -> Path:
     return models_dir / re.sub(r"[^A-Za-z0-9._-]+", "--", model)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from .chunking import ChunkSpec, check_chunking
 from .config import Paths, Settings
-from .embed import Embedder, EmbedderInfo, load_embedder
+from .embed import Embedder, EmbedderInfo, load_embedder, model_fingerprint
 from .errors import EmbeddingUnavailableError, IndexMismatchError, ManifestCorruptError, StoreError, UsageError
 from .indexer import STORE_SCHEMA, EmbedWorker, Indexer, ProgressFn
 from .lock import WriterLock
@@ -176,7 +176,7 @@ class Library:
     def _wanted(self, info: EmbedderInfo | None) -> dict[str, Any]:
         ident = self.settings.embedding_identity()
         return {
-            "embedding": {**ident, "dim": info.dim if info else None},
+            "embedding": {**ident, "dim": info.dim if info else None, "fingerprint": model_fingerprint(self.settings)},
             "chunking": {"chunk_size": self.settings.chunking.chunk_size,
                          "chunk_overlap": self.settings.chunking.chunk_overlap},
         }
@@ -193,6 +193,9 @@ class Library:
             have = f'{have_e["backend"]} {have_e["model"]}'.strip()
             now = f'{want_e["backend"]} {want_e["model"]}'.strip()
             diffs.append(f"embedding {have} (settings now: {now})")
+        elif _other_model_files(have_e, want_e):
+            diffs.append(f"another model's files (embedding.model_path {self.settings.embedding.model_path} "
+                         "now holds a different model)")
         if meta["chunking"] != want["chunking"]:
             c = meta["chunking"]
             diffs.append(f"chunks of {c['chunk_size']} tokens with {c['chunk_overlap']} overlap (settings now: "
@@ -250,6 +253,10 @@ class Library:
             self.manifest.set_meta(INDEX_META, meta)
         elif info is not None and meta["embedding"].get("dim") is None:
             meta["embedding"]["dim"] = info.dim
+            self.manifest.set_meta(INDEX_META, meta)
+        elif "fingerprint" not in meta["embedding"] and meta["embedding"]["backend"] != "none":
+            # An index made before fingerprints: the model it was made with is the one now.
+            meta["embedding"]["fingerprint"] = model_fingerprint(self.settings)
             self.manifest.set_meta(INDEX_META, meta)
 
     def _spec(self, info: EmbedderInfo | None) -> ChunkSpec:
@@ -520,7 +527,8 @@ class Library:
         want = self._wanted(None)
         reparse = meta["chunking"] != want["chunking"]
         e = meta["embedding"]
-        reembed = (e["backend"], e["model"]) != (want["embedding"]["backend"], want["embedding"]["model"])
+        reembed = ((e["backend"], e["model"]) != (want["embedding"]["backend"], want["embedding"]["model"])
+                   or _other_model_files(e, want["embedding"]))
         if not (reparse or reembed):
             return None
         rate = None
@@ -621,6 +629,11 @@ class Library:
             store.orphan_vectors(everything=True)
         self._store = None
         return _with_note(report, "rebuilt", seconds=time.monotonic() - t0)
+
+
+def _other_model_files(have: dict[str, Any], want: dict[str, Any]) -> bool:
+    """Both fingerprinted (a model_path in use), and not the same files."""
+    return bool(have.get("fingerprint") and want.get("fingerprint") and have["fingerprint"] != want["fingerprint"])
 
 
 def ident_none(meta: dict[str, Any] | None, settings: Settings) -> bool:
