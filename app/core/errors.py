@@ -58,7 +58,10 @@ class StoreError(QuireError):
 
 
 class StoreLockedError(StoreError):
-    """Another process is writing to the index."""
+    """Another process is writing to the index. Its own exit code (EX_TEMPFAIL), so a script
+    can tell "try again later" from a failure."""
+
+    exit_code = 75
 
 
 class StoreCorruptError(StoreError):

@@ -131,7 +131,7 @@ def test_locked_store_is_a_clear_error(tmp_path, docs):
     home = tmp_path / "home"
     with WriterLock(home / "writer.lock"):
         p = run_cli(home, "index", str(docs), env={"QUIRE_EMBEDDING_BACKEND": "none"})
-    assert p.returncode != 0 and "Another Quire" in p.stderr and "Traceback" not in p.stderr
+    assert p.returncode == 75 and "Another Quire" in p.stderr and "Traceback" not in p.stderr  # EX_TEMPFAIL
     # readers are never blocked by the writer
     assert run_cli(home, "status", "--json").returncode == 0
 
