@@ -87,8 +87,13 @@ class ChatStore:
                 db.executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"Cannot open the chat history {self.path}: {exc}.",
-                             "Move the file away to start a new history.") from None
+            text = str(exc)
+            if "malformed" in text or "not a database" in text:
+                raise StoreError(f"The chat history {self.path} is damaged ({text}).",
+                                 "Move the file away to start a new history.") from None
+            # A read-only disk or folder, a permission: the file is fine and must stay.
+            raise StoreError(f"Cannot open the chat history {self.path}: {text}.",
+                             "Check that its folder is writable (or set QUIRE_HOME to one that is).") from None
 
     # --- connections --------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -134,6 +135,13 @@ class Manifest:
     # --- connection plumbing -------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        if self._frozen():
+            # A read-only disk or folder (a backup, a share): SQLite cannot make the WAL's shared
+            # memory file there, so even reading failed. Read as a file that cannot change.
+            uri = f"file:{urllib.parse.quote(str(self.db_path))}?mode=ro&immutable=1"
+            conn = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=10000")
+            return conn
         conn = sqlite3.connect(str(self.db_path), timeout=10, isolation_level=None, check_same_thread=False)
         if str(self.db_path) != ":memory:":
             conn.execute("PRAGMA journal_mode=WAL")
@@ -142,6 +150,10 @@ class Manifest:
             conn.executescript(_SCHEMA)  # each in-memory connection is a database of its own: all empty
         conn.execute("PRAGMA busy_timeout=10000")
         return conn
+
+    def _frozen(self) -> bool:
+        return (self.read_only and str(self.db_path) != ":memory:" and self.db_path.exists()
+                and not os.access(self.db_path.parent, os.W_OK))
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
