@@ -311,8 +311,15 @@ class MainWindow(QMainWindow):
             added = f" The other {plural(len(result.added), 'item')} were added." if result.added else ""
             self.conversation.banner.show_message(
                 "warning", f"Not added to the library:<ul style='margin:0'>{items}</ul>{more}{added}")
+        notes = [f"{os.path.basename(p) or p} is already in the library (inside {folder})."
+                 for p, folder in result.covered[:3]]
+        notes += [f"{', '.join(os.path.basename(x) or x for x in inside)} "
+                  f"{'is' if len(inside) == 1 else 'are'} now part of {os.path.basename(new) or new}."
+                  for new, inside in result.merged[:3]]
         if result.added:
-            self.statusBar().showMessage(f"Added {plural(len(result.added), 'item')}; indexing starts now.", 5000)
+            notes.insert(0, f"Added {plural(len(result.added), 'item')}; indexing starts now.")
+        if notes:
+            self.statusBar().showMessage(" ".join(notes), 8000)
 
     def _can_write(self) -> bool:
         if self.opened is None:
@@ -596,9 +603,10 @@ class MainWindow(QMainWindow):
         actions.append(("Settings…", self.open_settings))
         actions.append(("Check again", self.session.check_ollama))
         self._banner_is_ollama = True
+        fix = _in_window_words(action, pull_button=missing)
         self.conversation.banner.show_message(
-            "warning", f"<b>Showing passages, not a written answer.</b> {html.escape(note)}<br>"
-                       f"To get written answers: {html.escape(action)}", actions)
+            "warning", f"<b>Showing passages, not a written answer.</b> {html.escape(note)}"
+                       + (f"<br>To get written answers: {html.escape(fix)}" if fix else ""), actions)
 
     def start_ollama(self) -> None:
         if self._ollama_exe and QProcess.startDetached(self._ollama_exe, ["serve"])[0]:
@@ -860,6 +868,15 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.close()
         self.closed.emit()
+
+
+def _in_window_words(action: str, pull_button: bool) -> str:
+    """The core's advice, written for the command line, as the window says it: no command a
+    button beside it does, and settings by where they are in the window."""
+    if pull_button and "quire models pull" in action:
+        return ""  # the "Pull …" button does it
+    action = action.replace("set [ollama] url", "set the Ollama URL in Settings (Answers)")
+    return action.replace("[ollama] url", "the Ollama URL in Settings (Answers)")
 
 
 def _padded(w: QWidget) -> QWidget:

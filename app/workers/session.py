@@ -441,15 +441,27 @@ class Session(QObject):
         def add(lib: Library) -> AddResult:
             added: list[str] = []
             refused: list[tuple[str, str]] = []
+            covered: list[tuple[str, str]] = []
+            merged: list[tuple[str, tuple[str, ...]]] = []
             for p in paths:
                 if os.path.isfile(p) and kind_of(p) is None:
                     refused.append((p, "not a text document Quire can read"))
                     continue
+                before = {r.path: r.display for r in lib.roots()}
                 try:
-                    added.append(lib.add(p).path)
+                    root = lib.add(p)
                 except QuireError as exc:
                     refused.append((p, exc.message))
-            return AddResult(tuple(added), tuple(refused))
+                    continue
+                if root.path in before and os.path.realpath(root.path) != os.path.realpath(p):
+                    covered.append((p, root.display))  # inside a folder the library has
+                    continue
+                added.append(root.path)
+                now = {r.path for r in lib.roots()}
+                gone = tuple(d for path, d in before.items() if path not in now)
+                if gone:
+                    merged.append((root.display, gone))
+            return AddResult(tuple(added), tuple(refused), tuple(covered), tuple(merged))
 
         # The Watcher re-arms after every job: new roots get observers and a catch-up run.
         return self._submit(add, "add").on_done(lambda _: self.refresh())

@@ -49,6 +49,8 @@ class OpenResult:
 class AddResult:
     added: tuple[str, ...]
     refused: tuple[tuple[str, str], ...]  # (path, why)
+    covered: tuple[tuple[str, str], ...] = ()  # (path, the library folder it is already in)
+    merged: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (new folder, library folders now inside it)
 
 
 @dataclass(frozen=True, slots=True)

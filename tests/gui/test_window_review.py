@@ -93,3 +93,26 @@ def test_switching_to_a_dark_theme_restyles_what_is_on_screen(qtbot: Any, make_w
         assert QColor(card.styleSheet().split("background: ")[1].split(";")[0]).lightness() < 128
     finally:
         app.setPalette(light)
+
+
+def test_adding_a_folder_inside_or_around_a_library_folder_says_what_happened(
+        qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    # "Added 1 item" while no row appeared (the folder was inside one already), or while two
+    # rows silently became one.
+    top = tmp_path / "Documents"
+    (top / "Household" / "Receipts").mkdir(parents=True)
+    (top / "Household" / "Receipts" / "r.txt").write_text("A receipt for the boiler.", encoding="utf-8")
+    (top / "Club").mkdir()
+    (top / "Club" / "n.txt").write_text("Club news.", encoding="utf-8")
+    w = make_window()
+    add_folder(qtbot, w, top / "Household", monkeypatch, 1)
+    add_folder(qtbot, w, top / "Club", monkeypatch, 1)
+    messages: list[str] = []
+    monkeypatch.setattr(w.statusBar(), "showMessage", lambda text, *a: messages.append(text))
+    w.add_paths([str(top / "Household" / "Receipts")])
+    qtbot.waitUntil(lambda: any("already in the library" in m for m in messages), timeout=WAIT_MS)
+    assert any("Receipts is already in the library (inside" in m for m in messages)
+    w.add_paths([str(top)])
+    qtbot.waitUntil(lambda: any("now part of Documents" in m for m in messages), timeout=WAIT_MS)
+    assert any(m.startswith("Added 1 item") and "Household, Club are now part of Documents" in m
+               or "Club, Household are now part of Documents" in m for m in messages)
