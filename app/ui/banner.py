@@ -32,10 +32,13 @@ class Banner(QFrame):
         self.bar.setFixedHeight(14)
         self.bar.hide()
         col.addWidget(self.bar)
-        lay.addLayout(col, 1)
+        # The actions under the message, not beside it: three buttons beside it squeezed the
+        # message into a narrow column many lines tall.
         self.buttons = QHBoxLayout()
         self.buttons.setSpacing(6)
-        lay.addLayout(self.buttons)
+        self.buttons.addStretch(1)
+        col.addLayout(self.buttons)
+        lay.addLayout(col, 1)
         self.close_button = QToolButton()
         self.close_button.setText("✕")
         self.close_button.setAutoRaise(True)
@@ -49,14 +52,15 @@ class Banner(QFrame):
                      closable: bool = True) -> None:
         self.kind = kind
         self.text.setText(html)
-        while self.buttons.count():
+        while self.buttons.count() > 1:  # the stretch stays last
             w = self.buttons.takeAt(0).widget()
             if w is not None:
+                w.hide()
                 w.deleteLater()
-        for label, fn in actions:
+        for i, (label, fn) in enumerate(actions):
             b = QPushButton(label)
             b.clicked.connect(fn)
-            self.buttons.addWidget(b)
+            self.buttons.insertWidget(i, b)
         self.close_button.setVisible(closable)
         self.bar.hide()
         self.restyle()
@@ -64,7 +68,7 @@ class Banner(QFrame):
 
     def action_buttons(self) -> list[QPushButton]:
         return [w for i in range(self.buttons.count())
-                if isinstance(w := self.buttons.itemAt(i).widget(), QPushButton)]
+                if isinstance(w := self.buttons.itemAt(i).widget(), QPushButton)]  # (the stretch has none)
 
     def set_progress(self, fraction: float | None, text: str = "") -> None:
         if fraction is None:
@@ -84,5 +88,7 @@ class Banner(QFrame):
                                                                                        theme.accent(pal))
         icon = {"warning": "dialog-warning", "problem": "dialog-error"}.get(self.kind, "dialog-information")
         self.icon.setPixmap(theme.std_icon(icon).pixmap(20, 20))
-        self.setStyleSheet(f"QFrame#banner {{ background: {theme.css(theme.tint(color, 0.13, pal))};"
-                           f" border: 1px solid {theme.css(theme.tint(color, 0.45, pal))}; border-radius: 6px; }}")
+        # A coloured edge says the kind at a glance; the warning tint alone came out drab khaki.
+        self.setStyleSheet(f"QFrame#banner {{ background: {theme.css(theme.tint(color, 0.10, pal))};"
+                           f" border: 1px solid {theme.css(theme.tint(color, 0.45, pal))};"
+                           f" border-left: 4px solid {theme.css(color)}; border-radius: 6px; }}")

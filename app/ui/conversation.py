@@ -36,6 +36,15 @@ THINKING_AFTER_MS = 500
 RENDER_EVERY_MS = 60  # streamed tokens are drawn at most ~16 times a second
 PASSAGES_SHOWN = 4  # in the answer area when there is no written answer; all are in the Sources pane
 BUBBLE_MAX = 520
+ANSWER_MAX = 900
+_LONG_WORD = re.compile(r"\S{40,}")
+
+
+def _breakable(text: str) -> str:
+    """A word too long for any line (a URL, a path, a key) given places to wrap: a label
+    cannot break inside a word, and the rest of it went past the bubble's edge."""
+    return _LONG_WORD.sub(lambda m: "\u200b".join(m.group()[i:i + 20] for i in range(0, len(m.group()), 20)),
+                          text)
 
 _CITE = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|-|–)\s*\d+)*)\s*\]")
 
@@ -218,7 +227,7 @@ class Turn(QFrame):
 
         qrow = QHBoxLayout()
         qrow.addStretch(1)
-        self.q = QLabel(html.escape(question).replace("\n", "<br>"))
+        self.q = QLabel(html.escape(_breakable(question)).replace("\n", "<br>"))
         self.q.setObjectName("question")
         self.q.setWordWrap(True)
         self.q.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -227,13 +236,14 @@ class Turn(QFrame):
         # A word-wrapped label asks for little width; give short questions one line, long ones the most.
         longest = max((self.q.fontMetrics().horizontalAdvance(line) for line in question.splitlines() or [""]),
                       default=0)
-        self._q_width = min(longest + 28, BUBBLE_MAX)
+        self._q_width = min(longest + 40, BUBBLE_MAX)  # + the bubble's padding and frame: one line
         self.q.setMinimumWidth(self._q_width)
         qrow.addWidget(self.q)
         lay.addLayout(qrow)
 
         self.body = QFrame()
         self.body.setObjectName("answer")
+        self.body.setMaximumWidth(ANSWER_MAX)  # lines past ~100 characters are hard to read
         body = QVBoxLayout(self.body)
         body.setContentsMargins(14, 10, 14, 10)
         body.setSpacing(8)

@@ -421,9 +421,9 @@ class MainWindow(QMainWindow):
             self.snapshot_timer.setInterval(SNAPSHOT_EVERY_MS)
 
     def _set_backlog(self, left: int) -> None:
-        self.status_backlog.setText(f"Embedder catching up ({plural(left, 'chunk')} left)")
-        self.status_backlog.setToolTip("Vectors for new chunks are being computed; until then those chunks are "
-                                       "found by keywords only.")
+        self.status_backlog.setText(f"·  Preparing search by meaning: {plural(left, 'passage')} left")
+        self.status_backlog.setToolTip("Vectors for new passages are being computed; until then those passages "
+                                       "are found by their words only.")
         self._backlog_shown = left > 0
         if not self.statusBar().currentMessage():
             # While a message is up the status bar hides its normal widgets; showing one now

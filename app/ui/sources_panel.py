@@ -99,9 +99,10 @@ def fit_where(place: str, folder: str, width: int, advance: Callable[[str], int]
     full = sep.join(x for x in (place, folder) if x)
     if advance(full) <= width:
         return full
-    room = width - advance(place + sep)
+    lead = place + sep if place else ""  # no stray " · " before a folder alone
+    room = width - advance(lead)
     if folder and room >= advance("…/folder"):
-        return place + sep + elide(folder, Qt.TextElideMode.ElideMiddle, room)
+        return lead + elide(folder, Qt.TextElideMode.ElideMiddle, room)
     page, _, heading = place.partition(sep) if place.startswith("Page ") else ("", "", place)
     if not heading:
         return elide(place, Qt.TextElideMode.ElideRight, width)

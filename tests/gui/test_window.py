@@ -402,7 +402,7 @@ def test_status_bar_messages_never_draw_over_the_embedder_line(qtbot: Any, make_
     w._set_backlog(47)
     assert not w.status_backlog.isVisible()  # the message has the space
     sb.clearMessage()
-    assert w.status_backlog.isVisible() and "47 chunks left" in w.status_backlog.text()
+    assert w.status_backlog.isVisible() and "47 passages left" in w.status_backlog.text()
     sb.showMessage("Settings saved.")
     w._set_backlog(0)
     sb.clearMessage()
