@@ -121,7 +121,8 @@ READER_CHANGES: dict[int, frozenset[str]] = {
                   "vcf", "vcard", "ics", "ical", "ifb", "srt", "vtt", "sbv"]),  # contacts, calendars, subtitles
     # RTF footnotes, comments and text boxes (were dropped); FB2 and EPUB authors and blurb; CSV titles
     # padded with commas (were the header); Markdown "#" lines in HTML comments, a leading rule;
-    # e-mail: malformed multiparts, stub plain texts, unnamed attachments, mbox separators;
+    # e-mail: malformed multiparts, plain texts that only point to the HTML, unnamed attachments,
+    # mbox separators;
     # Office: equations, SmartArt, chart titles, custom XML, moved text, nested tables, slide
     # footers, sheet values as Excel shows them, an empty column's name; .doc tracked deletions.
     7: frozenset(["rtf", "fb2", "epub", "csv", "tsv", "tab", *_MARKDOWN, "eml", "emlx", "mbox", "mbx", SNIFF,

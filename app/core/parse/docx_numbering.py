@@ -14,7 +14,7 @@ from typing import Any
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _VAL = W + "val"
-_PLACEHOLDER = re.compile(r"%([1-9])")
+_LEVEL_REF = re.compile(r"%([1-9])")
 _ROMAN = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
           (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"))
 
@@ -89,7 +89,7 @@ class Numbering:
             n = counters.get(k, starts.get(k, lvl.start if lvl else 1))
             return _format(n, "decimal" if level.legal or lvl is None else lvl.fmt)
 
-        return _PLACEHOLDER.sub(number, level.text).strip()
+        return _LEVEL_REF.sub(number, level.text).strip()
 
     def _num_of(self, p: Any) -> tuple[str | None, int]:
         ppr = p.find(W + "pPr")

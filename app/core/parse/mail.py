@@ -240,7 +240,7 @@ def _with_found_boundary(part: Message) -> Message | None:
 def _alternative(subs: list[Message], files: list[Message], depth: int) -> list[str]:
     """The same content in several forms: the plain text if there is one, else the richest
     (last) form, which may be a multipart/related holding the HTML. A blank plain text gives
-    way to the HTML; a stub ("Please use an HTML capable mail program") is joined by it."""
+    way to the HTML; a stand-in ("Please use an HTML capable mail program") is joined by it."""
     rich_files: list[Message] = []  # the richest form's files (a PDF in a multipart/related)
 
     def richest() -> list[str]:
@@ -254,8 +254,8 @@ def _alternative(subs: list[Message], files: list[Message], depth: int) -> list[
     text = _part_text(plain)
     if not text.strip():
         return _with_files(richest(), rich_files, files)
-    if len(text) < _STUB_CHARS:  # the HTML is read only for short plain texts
-        # A short plain text may be a stub in place of the content: if most of the HTML's
+    if len(text) < _SHORT_PLAIN:  # the HTML is read only for short plain texts
+        # A short plain text may stand in for the content: if most of the HTML's
         # words are not in it, the HTML says something else, and both are kept.
         rich = richest()
         words = set(text.casefold().split())
@@ -270,7 +270,7 @@ def _with_files(texts: list[str], found: list[Message], files: list[Message]) ->
     return texts
 
 
-_STUB_CHARS = 200
+_SHORT_PLAIN = 200
 MAX_MIME_DEPTH = 50  # parts nested deeper are a malformed or hostile message
 
 

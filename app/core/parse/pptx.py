@@ -107,16 +107,16 @@ def _shapes(shapes: Any, depth: int = 0) -> Iterator[Any]:
             yield shape
 
 
-# The date, footer and slide-number placeholders repeat on every slide (the ODP reader skips
-# them too): PP_PLACEHOLDER.SLIDE_NUMBER, FOOTER, DATE.
-_FURNITURE = frozenset({13, 15, 16})
+# The date, footer and slide-number boxes repeat on every slide (the ODP reader skips them
+# too), told by the type of the slide layout's box they take their place from.
+_FURNITURE = frozenset({"dt", "ftr", "sldNum"})
+_PH = "{http://schemas.openxmlformats.org/presentationml/2006/main}ph"
 
 
 def _furniture(shape: Any) -> bool:
-    try:
-        return bool(shape.is_placeholder) and int(shape.placeholder_format.type) in _FURNITURE
-    except (ValueError, AttributeError, TypeError):
-        return False
+    element = getattr(shape, "_element", None)
+    ph = element.find(f".//{_PH}") if element is not None else None
+    return ph is not None and ph.get("type", "") in _FURNITURE
 
 
 def _shape_text(shape: Any) -> list[str]:
