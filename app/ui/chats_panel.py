@@ -50,7 +50,7 @@ class ChatsPanel(QWidget):
         title.setFont(theme.scaled_font(self, 1.1, bold=True))
         head.addWidget(title)
         head.addStretch(1)
-        new = QToolButton()
+        self.new_button = new = QToolButton()
         new.setText("New")
         new.setToolTip("Start a new conversation (Ctrl+N)")
         new.clicked.connect(self.new_chat.emit)

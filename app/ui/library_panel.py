@@ -192,8 +192,10 @@ class LibraryPanel(QWidget):
         self.act_remove.setShortcut(QKeySequence.StandardKey.Delete)
         self.act_remove.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.list.addAction(self.act_remove)
+        self.action_buttons: list[QToolButton] = []
         for act in (self.act_pause, self.act_rescan, self.act_reveal, self.act_remove):
             b = QToolButton()
+            self.action_buttons.append(b)
             b.setDefaultAction(act)
             b.setAutoRaise(True)
             b.setIconSize(QSize(18, 18))

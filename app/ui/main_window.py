@@ -157,9 +157,13 @@ class MainWindow(QMainWindow):
         self._set_ollama_status(None)
         self.status_index.setText("Opening the library…")
 
-        self.setTabOrder(self.library.list, self.chats.list)
-        self.setTabOrder(self.chats.list, self.conversation.edit)
-        self.setTabOrder(self.conversation.edit, self.conversation.send)
+        # Tab goes through the window as it reads: the library, its actions, the conversations,
+        # then the question (the actions came before the library, the question first of all).
+        chain = [self.library.add_button, self.library.list, *self.library.action_buttons,
+                 self.chats.new_button, self.chats.list, self.conversation.new_button,
+                 self.conversation.edit, self.conversation.send]
+        for a, b in zip(chain, chain[1:], strict=False):
+            self.setTabOrder(a, b)
 
     def _menus(self) -> None:
         mb = self.menuBar()

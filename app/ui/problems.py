@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
@@ -52,6 +53,11 @@ class ProblemsDialog(QDialog):
         self.table.itemDoubleClicked.connect(lambda *_: self._open())
         self.table.setAccessibleName("Files that could not be indexed")
         lay.addWidget(self.table, 1)
+        # The selected file's whole path and reason: the table shortens both to fit.
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.details)
         row = QHBoxLayout()
         self.retry_button = QPushButton("Retry")
         self.retry_button.setToolTip("Try indexing the selected files again")
@@ -105,7 +111,11 @@ class ProblemsDialog(QDialog):
             self.open_file.emit(sel[0])
 
     def _update(self) -> None:
-        has = bool(self.selected())
+        sel = self.selected()
+        chosen = next((p for p in self.problems if len(sel) == 1 and p.path == sel[0]), None)
+        self.details.setText(f"<b>{html.escape(chosen.path)}</b><br>{html.escape(chosen.reason)}" if chosen else "")
+        self.details.setVisible(chosen is not None)
+        has = bool(sel)
         writable = getattr(self, "writable", True)
         self.retry_button.setEnabled(has and writable)
         self.exclude_button.setEnabled(has and writable)

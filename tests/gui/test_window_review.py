@@ -116,3 +116,36 @@ def test_adding_a_folder_inside_or_around_a_library_folder_says_what_happened(
     qtbot.waitUntil(lambda: any("now part of Documents" in m for m in messages), timeout=WAIT_MS)
     assert any(m.startswith("Added 1 item") and "Household, Club are now part of Documents" in m
                or "Club, Household are now part of Documents" in m for m in messages)
+
+
+def test_tab_goes_through_the_window_in_reading_order(qtbot: Any, make_window: Any) -> None:
+    # The library's actions came before the library, the question first, and two scroll areas
+    # took invisible stops.
+    from PySide6.QtWidgets import QAbstractScrollArea
+
+    w = make_window()
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=WAIT_MS)
+    w.library.add_button.setFocus()
+    seen = [QApplication.focusWidget()]
+    for _ in range(10):
+        w.focusNextChild()
+        seen.append(QApplication.focusWidget())
+    order = [x for x in (w.library.add_button, w.library.list, w.chats.new_button, w.conversation.new_button,
+                         w.conversation.edit, w.conversation.send) if x.isVisible()]  # (an empty list is hidden)
+    assert [x for x in seen if x in order][:len(order)] == order
+    assert not any(isinstance(x, QAbstractScrollArea) and x not in (w.library.list, w.conversation.edit)
+                   for x in seen[:seen.index(w.conversation.send)])
+
+
+def test_the_problems_dialog_shows_a_chosen_file_whole(qtbot: Any) -> None:
+    from app.ui.problems import ProblemsDialog
+    from app.workers.views import Problem
+
+    d = ProblemsDialog()
+    qtbot.addWidget(d)
+    why = "damaged or truncated EPUB: File is not a zip file (the download may have stopped halfway)"
+    d.set_problems([Problem("/home/ana/Documents/Books/Unfinished/a-very-long-book-title.epub", why,
+                            "/home/ana/Documents")])
+    d.table.selectRow(0)
+    assert d.details.isVisibleTo(d) and why in d.details.text() and "a-very-long-book-title.epub" in d.details.text()
