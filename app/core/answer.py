@@ -58,6 +58,11 @@ REWRITE_PROMPT = (
 Retrieve = Callable[[str, int], Sequence[Hit]]
 Turn = tuple[str, str]  # (role, text), role "user" or "assistant"
 
+def says_no_answer(text: str) -> bool:
+    """The model said the passages do not hold the answer (as the prompt asks it to)."""
+    return NO_ANSWER.lower().rstrip(".") in text.lower()
+
+
 UNCITED_NOTE = "The answer cites none of the passages; check it against them."
 
 
@@ -329,10 +334,7 @@ def answer(question: str, retrieve: Retrieve, client: OllamaClient, settings: Se
 
     by_n = {s.n: s for s in fitted}
     sources = tuple(by_n[n] for n in cited_numbers(text, len(fitted)))
-    if not sources:
-        if NO_ANSWER.lower().rstrip(".") in text.lower():
-            notes.append("The passages found do not contain the answer.")
-        else:
-            notes.append(UNCITED_NOTE)
+    if not sources and not says_no_answer(text):  # (an answer that says so needs no note repeating it)
+        notes.append(UNCITED_NOTE)
     return Answer(text.strip(), sources, model, time.monotonic() - t0, "answer", " ".join(notes), "",
                   tuple(fitted), query)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.answer import UNCITED_NOTE
+from app.core.answer import UNCITED_NOTE, says_no_answer
 
 from . import theme
 from .banner import Banner
@@ -371,8 +371,8 @@ class Turn(QFrame):
             self.label.hide()
             self.answer.setTextFormat(Qt.TextFormat.MarkdownText)
             self._render()
-            if self.given and not self.note:  # a stored answer (the note itself is not kept)
-                self.note_label.setText(UNCITED_NOTE)
+            if self.given and not self.note and not says_no_answer(text):
+                self.note_label.setText(UNCITED_NOTE)  # a stored answer (the note itself is not kept)
             if mode == "stopped":
                 self.set_status("Stopped.")
                 if not text:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.answer import says_no_answer
 from app.core.config import Paths, Settings
 from app.core.errors import Cancelled, QuireError
 from app.core.types import IndexReport, Progress
@@ -591,7 +592,8 @@ class MainWindow(QMainWindow):
         if turn is None:
             self.sources.show_sources((), "", "")
         elif turn.given:
-            self.sources.show_sources(turn.given, turn.query, "uncited")
+            mode = "unanswered" if says_no_answer(turn.text) else "uncited"
+            self.sources.show_sources(turn.given, turn.query, mode)
         else:
             self.sources.show_sources(turn.sources, turn.query, turn.mode)
 

@@ -277,6 +277,9 @@ class SourcesPanel(QWidget):
                 mode, "Ask a question: the passages its answer cites appear here.")
         elif mode == "passages":
             text = "The best passages for the question (no written answer)."
+        elif mode == "unanswered":
+            text = ("The passages the model was given: it found the answer in none of them. Double-click one "
+                    "to open the file.")
         elif mode == "uncited":
             text = ("The answer cites none of these passages, the ones its model was given: check it "
                     "against them. Double-click one to open the file.")

@@ -148,3 +148,17 @@ def test_the_problems_dialog_shows_a_chosen_file_whole(qtbot: Any) -> None:
                             "/home/ana/Documents")])
     d.table.selectRow(0)
     assert d.details.isVisibleTo(d) and why in d.details.text() and "a-very-long-book-title.epub" in d.details.text()
+
+
+def test_an_answer_that_says_the_files_do_not_hold_it_is_not_told_to_be_checked(
+        qtbot: Any, make_window: Any, docs: Path, monkeypatch: Any, fake_ollama: Any) -> None:
+    # It got a note repeating it and a Sources pane saying "check it against them".
+    from tests.fake_ollama import NO_PASSAGE_REPLY
+
+    w = make_window()
+    add_folder(qtbot, w, docs, monkeypatch, 2)
+    fake_ollama.responder = lambda msgs: NO_PASSAGE_REPLY
+    turn = ask(qtbot, w, "What colour is the garden shed door?")
+    assert turn.mode == "answer" and NO_PASSAGE_REPLY in turn.answer.text() and not turn.note_label.text()
+    w._turn_selected(turn)
+    assert w.sources.cards and "found the answer in none of them" in w.sources.subtitle.text()
