@@ -43,8 +43,12 @@ class ConfigError(QuireError):
 
     @classmethod
     def bad_value(cls, key: str, value: object, allowed: str) -> ConfigError:
-        return cls(f"Setting {key} = {value!r} is not valid: {allowed}.",
-                   f"Fix {key} in settings.toml or the QUIRE_{key.upper().replace('.', '_')} variable.")
+        import os
+
+        env = f"QUIRE_{key.upper().replace('.', '_')}"
+        # Say where the value came from: a variable set for this run wins over the file.
+        where = f"the {env} variable (it overrides settings.toml)" if env in os.environ else "settings.toml"
+        return cls(f"Setting {key} = {value!r} is not valid: {allowed}.", f"Fix {key} in {where}.")
 
 
 class UsageError(QuireError):

@@ -121,10 +121,12 @@ def test_bad_setting_is_refused_with_key_value_and_allowed(tmp_path, docs):
     p = run_cli(tmp_path / "home", "index", str(docs), env={"QUIRE_EMBEDDING_BACKEND": "magic"})
     assert p.returncode == 2
     assert "embedding.backend" in p.stderr and "'magic'" in p.stderr and '"fastembed"' in p.stderr
+    assert "Fix embedding.backend in the QUIRE_EMBEDDING_BACKEND variable" in p.stderr  # where it came from
     home = tmp_path / "home2"
     write(home / "settings.toml", "[chunking]\nchunk_size = \"big\"\n")
     p = run_cli(home, "status")
     assert p.returncode == 2 and "chunking.chunk_size" in p.stderr and "whole number" in p.stderr
+    assert "Fix chunking.chunk_size in settings.toml." in p.stderr
 
 
 def test_locked_store_is_a_clear_error(tmp_path, docs):
