@@ -43,6 +43,13 @@ def test_images_only_pdf_has_no_text_layer(eval_docs: Path, name: str) -> None:
         parse_file(str(eval_docs / PYPDF / "007-imagemagick-images" / name))
 
 
+def test_glyphs_without_a_character_are_not_glued_to_words(eval_docs: Path) -> None:
+    # Glyphs the font maps to no character came back as their glyph numbers, stray Greek
+    # letters glued to the next word ("ϲΒϴΒhabibi"): a search for "habibi" missed it.
+    [section] = parse_file(str(eval_docs / PYPDF / "015-arabic" / "habibi.pdf"))
+    assert "habibi" in section.text.split() and "ϲΒϴΒ" not in section.text
+
+
 def test_damaged_pdfs(eval_docs: Path, tmp_path: Path) -> None:
     with pytest.raises(DamagedFile):  # its page tree object is missing altogether
         parse_file(str(eval_docs / PYPDF / "017-unreadable-meta-data" / "unreadablemetadata.pdf"))

@@ -1021,6 +1021,59 @@ def test_pdf_pages_numbered_from_one_blank_pages_skipped(tmp_path: Path) -> None
         (1, "The first page talks about apples."), (3, "The third page is about pears.")]
 
 
+def raw_pdf(pages: list[bytes], rotate: int = 0, image: bool = False) -> bytes:
+    """A PDF of content streams ``pages`` (Helvetica as /F1); ``image``: each page also draws a
+    1x1 grey image (/Im1) stretched over the whole page, as a scanner's PDF does."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray "
+            b"/BitsPerComponent 8 /Length 1 >>\nstream\n\x80\nendstream"]
+    kids = []
+    for ops in pages:
+        ops = (b"q 612 0 0 792 0 0 cm /Im1 Do Q " if image else b"") + ops
+        objs.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(ops), ops))
+        objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Rotate %d "
+                    b"/Resources << /Font << /F1 3 0 R >> /XObject << /Im1 4 0 R >> >> /Contents %d 0 R >>"
+                    % (rotate, len(objs)))
+        kids.append(len(objs))
+    objs[1] = b"<< /Type /Pages /Count %d /Kids [%s] >>" % (len(kids), b" ".join(b"%d 0 R" % k for k in kids))
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objs, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n%s\nendobj\n" % (i, body))
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % o for o in offsets))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref))
+    return out.getvalue()
+
+
+def test_pdf_little_text_is_read_unless_the_pages_are_scans(tmp_path: Path) -> None:
+    # Short slides, a page of text among blank pages, a rule line before the text: all were
+    # refused as "no text layer" and their text lost (the bar was 10 characters a page on
+    # average, and a one-page file was judged on its first 40 characters).
+    slides = make_pdf(["Q3 plan", "Risks", "Next steps"])
+    assert [s.text for s in parse_file(write(tmp_path, "slides.pdf", slides))] == ["Q3 plan", "Risks", "Next steps"]
+    blanks = make_pdf(["The only page of text in this report, about the budget."] + [""] * 29)
+    assert [s.page for s in parse_file(write(tmp_path, "blanks.pdf", blanks))] == [1]
+    rule = make_pdf(["=" * 60 + " Quarterly report"])
+    assert parse_file(write(tmp_path, "rule.pdf", rule))[0].text.endswith("Quarterly report")
+    # Scans with a stray label on each page are still what they are.
+    scans = raw_pdf([b"BT /F1 9 Tf 20 20 Td (p. %d) Tj ET" % i for i in range(1, 5)], image=True)
+    with pytest.raises(NoTextLayer):
+        parse_file(write(tmp_path, "scan.pdf", scans))
+
+
+def test_pdf_rotated_page_reads_in_order(tmp_path: Path) -> None:
+    # A page turned by /Rotate 90 gave its lines last first.
+    ops = b"BT /F1 12 Tf 72 720 Td (Line one of three.) Tj 0 -16 Td (Line two of three.) Tj " \
+          b"0 -16 Td (Line three of three.) Tj ET"
+    [section] = parse_file(write(tmp_path, "turned.pdf", raw_pdf([ops], rotate=90)))
+    assert section.text == "Line one of three.\nLine two of three.\nLine three of three."
+
+
 def test_pdf_without_extension_is_sniffed(tmp_path: Path) -> None:
     sections = parse_file(write(tmp_path, "scan0001", make_pdf(["Sniffed by its magic number."])))
     assert sections == [Section("Sniffed by its magic number.", 1, "")]

@@ -128,7 +128,7 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     7: frozenset(["rtf", "fb2", "epub", "csv", "tsv", "tab", *_MARKDOWN, "eml", "emlx", "mbox", "mbx", SNIFF,
                   "docx", "docm", "dotx", "dotm", "pptx", "pptm", "ppsx", "ppsm", "potx", "potm", "odt", "ott",
                   "odp", "otp", "fodp", "xlsx", "xlsm", "xltx", "xltm", "xlam", "xls", "xlt", "ods", "ots", "fods",
-                  "doc", "dot"]),
+                  "doc", "dot", "pdf"]),  # PDF: sparse text no longer refused as a scan, rotated pages, unmapped glyphs
 }
 READERS_VERSION = max(READER_CHANGES)
 

@@ -5,7 +5,9 @@ Chosen over pypdf after measuring both on the shared corpus (bench/PARSERS.md): 
 not thread-safe; each parse worker is a process that uses it alone.
 
 Section headings come from the PDF's outline (bookmarks) when it has one: a page's
-heading path is that of the last bookmark that starts on or before it.
+heading path is that of the last bookmark that starts on or before it. A file is refused as
+a scan ("no text layer") when it has no text, or little text on pages most of which are
+covered by an image; little text alone (short slides, blank pages) is read.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from app.core.errors import DamagedFile, EncryptedFile, NoTextLayer, UnreadableF
 from app.core.parse import Section
 from app.core.parse._common import HeadingPath, clean_prose, describe
 
-# A document averaging fewer letters or digits per page than this (over 3+ pages), or
-# with none at all, is a scan: its few characters are stray labels, not its content.
+# A document averaging fewer letters or digits per page than this (over 3+ pages) whose pages
+# are mostly covered by images, or with none at all, is a scan: its few characters are stray
+# labels, not its content.
 MIN_CHARS_PER_PAGE = 10
 MAX_BOOKMARKS = 10_000
 
@@ -71,29 +74,91 @@ def _extract(doc: Any) -> list[Section]:
             path.push(level, title)
             applied += 1
         try:
-            page = doc[i]
-            try:
-                textpage = page.get_textpage()
-                try:
-                    raw = textpage.get_text_range()
-                finally:
-                    textpage.close()
-            finally:
-                page.close()
+            raw = _page_text(doc[i])
         except (pdfium.PdfiumError, ValueError, OSError, AssertionError):
             failed += 1  # one bad page costs that page, not the file
             continue
         text = clean_prose(raw)
         if text:
-            if alnum < need:
-                alnum += sum(c.isalnum() for c in text[: need * 4])
+            if alnum < need:  # the whole page: its first characters may be a rule line ("=====")
+                alnum += sum(c.isalnum() for c in text)
             sections.append(Section(text, i + 1, str(path)))
     if n_pages and failed == n_pages:
         raise DamagedFile(f"damaged PDF: none of its {n_pages} pages could be read")
-    if n_pages and (alnum == 0 or (n_pages >= 3 and alnum < MIN_CHARS_PER_PAGE * n_pages)):
+    sparse = n_pages >= 3 and alnum < MIN_CHARS_PER_PAGE * n_pages
+    if n_pages and (alnum == 0 or (sparse and _mostly_scanned(doc))):
         raise NoTextLayer("PDF has no text layer (scanned images?)",
                           "Run OCR on it (e.g. ocrmypdf) to make its text searchable.")
     return sections
+
+
+def _page_text(page: Any) -> str:
+    """A page's text as it reads. A page turned by /Rotate gave its lines in reverse; glyphs
+    its font maps to no character come back as their glyph numbers (stray Greek letters glued
+    to the words around them) and are replaced by spaces."""
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        if page.get_rotation():
+            page.set_rotation(0)  # (this copy of the page only: the file is not written)
+        textpage = page.get_textpage()
+        try:
+            raw = textpage.get_text_range()
+            n = textpage.count_chars()
+            unmapped = pdfium_c.FPDFText_HasUnicodeMapError
+            # Most pages have no unmapped glyph: a sample (every 5th character, so a run of five
+            # is seen; ~0.1 ms a page) decides whether to read the page character by character.
+            if n and any(unmapped(textpage.raw, k) == 1 for k in range(0, n, 5)):
+                if len(raw) == n:  # one character of the text per glyph: only the flags are needed
+                    chars = [(unmapped(textpage.raw, k) == 1, ch) for k, ch in enumerate(raw)]
+                else:
+                    code = pdfium_c.FPDFText_GetUnicode
+                    chars = [(unmapped(textpage.raw, k) == 1, _char(code(textpage.raw, k))) for k in range(n)]
+                # Only beside text that is mapped: a page whose every glyph is "unmapped" is a
+                # Type 3 font PDFium reads by its glyph names, or one it cannot read at all.
+                if any(c.isalnum() for bad, c in chars if not bad):
+                    raw = "".join(" " if bad else c for bad, c in chars)
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+    # Glyph 3 is the space of most embedded subset fonts: with no mapping it comes as \x03,
+    # which would be dropped as a control character, gluing two words together.
+    return raw.replace("\x03", " ")
+
+
+def _char(code: int) -> str:
+    try:
+        return chr(code) if code else ""
+    except (ValueError, OverflowError):
+        return ""
+
+
+def _mostly_scanned(doc: Any, sample: int = 20) -> bool:
+    """Whether most pages (of up to ``sample`` spread over the document) are covered by an
+    image: a scan, whose few characters are stray labels. A deck of short slides, a page of
+    text among drawings or blank pages has little text but no such images, and is read."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    n = len(doc)
+    picks = sorted({round(k * (n - 1) / max(sample - 1, 1)) for k in range(min(sample, n))})
+    scanned = 0
+    for i in picks:
+        page = doc[i]
+        try:
+            width, height = page.get_size()
+            area = max(width * height, 1.0)
+            for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
+                left, bottom, right, top = obj.get_bounds()
+                if (right - left) * (top - bottom) >= 0.5 * area:
+                    scanned += 1
+                    break
+        except (pdfium.PdfiumError, ValueError, OSError, AssertionError):  # not looked at: not counted
+            pass
+        finally:
+            page.close()
+    return scanned * 2 > len(picks)
 
 
 def _outline(doc: Any) -> list[tuple[int, int, str]]:
