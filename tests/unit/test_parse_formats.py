@@ -1066,6 +1066,25 @@ def test_pdf_little_text_is_read_unless_the_pages_are_scans(tmp_path: Path) -> N
         parse_file(write(tmp_path, "scan.pdf", scans))
 
 
+def test_pdf_running_headers_and_page_numbers_are_kept_once(tmp_path: Path) -> None:
+    # The title line on every page matched every page for a word of the title (Debian Policy's
+    # 159 of 193 pages), pushing down the passages that are about it; page numbers are noise.
+    def page(i: int, body: str) -> bytes:
+        return (b"BT /F1 10 Tf 72 760 Td (ACME Corp Confidential Report) Tj 0 -40 Td (%s) Tj "
+                b"0 -640 Td (Page %d of 5) Tj ET" % (body.encode(), i))
+
+    bodies = ["Revenue grew in every region.", "Costs fell by a tenth.", "The board approved the budget.",
+              "Hiring resumes in spring.", "Paragraph 5 opens this page."]
+    sections = parse_file(write(tmp_path, "report.pdf", raw_pdf([page(i, b) for i, b in enumerate(bodies, 1)])))
+    assert [s.text for s in sections] == [
+        "ACME Corp Confidential Report\nRevenue grew in every region.\nPage 1 of 5", *bodies[1:]]
+    # Lines that differ by more than a number are text, however alike ("Slide 2 title").
+    slides = raw_pdf([b"BT /F1 10 Tf 72 760 Td (Slide %d title) Tj 0 -40 Td (Point %d.) Tj ET" % (i, i)
+                      for i in range(1, 6)])
+    assert [s.text for s in parse_file(write(tmp_path, "deck.pdf", slides))] == [
+        f"Slide {i} title\nPoint {i}." for i in range(1, 6)]
+
+
 def test_pdf_rotated_page_reads_in_order(tmp_path: Path) -> None:
     # A page turned by /Rotate 90 gave its lines last first.
     ops = b"BT /F1 12 Tf 72 720 Td (Line one of three.) Tj 0 -16 Td (Line two of three.) Tj " \

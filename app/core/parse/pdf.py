@@ -13,6 +13,7 @@ covered by an image; little text alone (short slides, blank pages) is read.
 from __future__ import annotations
 
 import bisect
+import re
 from typing import Any
 
 from app.core.errors import DamagedFile, EncryptedFile, NoTextLayer, UnreadableFile
@@ -89,7 +90,61 @@ def _extract(doc: Any) -> list[Section]:
     if n_pages and (alnum == 0 or (sparse and _mostly_scanned(doc))):
         raise NoTextLayer("PDF has no text layer (scanned images?)",
                           "Run OCR on it (e.g. ocrmypdf) to make its text searchable.")
-    return sections
+    return _without_running_lines(sections)
+
+
+_DIGITS = re.compile(r"\d+")
+_PAGE_NUMBER = re.compile(r"[-–—\s]*(?:(?:page|p\.|pg\.|seite|página|pagina|page no\.)\s*)?#"
+                          r"(?:\s*(?:of|/|von|de|di|sur)\s*#)?[-–—\s]*")
+RUNNING_MIN_PAGES = 4
+
+
+def _without_running_lines(sections: list[Section]) -> list[Section]:
+    """Drop the running header and footer lines (the title, "Page 3 of 40") from every page but
+    the first that has them: repeated on each page, they matched every page of the document
+    for a word of the title, and pushed the passages that are about it down. A line counts as
+    running when it opens (or ends) at least half of the pages, numbers aside."""
+    if len(sections) < RUNNING_MIN_PAGES:
+        return sections
+    lines = [s.text.split("\n") for s in sections]
+
+    def key(line: str) -> str:
+        text = " ".join(line.split()).casefold()
+        if len(text) > 100:
+            return ""  # a paragraph, not a running line
+        # Page numbers differ on every page: "12", "Page 3 of 40", "- 7 -", "Seite 2 von 9".
+        return "#" if _PAGE_NUMBER.fullmatch(_DIGITS.sub("#", text)) else text
+
+    bar = max(3, len(sections) // 2)
+    running: set[tuple[str, str]] = set()
+    for end, index in (("top", (0, 1)), ("bottom", (-1, -2))):
+        for i in index:
+            counts: dict[str, int] = {}
+            for ls in lines:
+                if len(ls) > 2:
+                    k = key(ls[i])
+                    counts[k] = counts.get(k, 0) + 1
+            running |= {(end, k) for k, n in counts.items() if n >= bar and k}
+    if not running:
+        return sections
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for s, ls in zip(sections, lines, strict=True):
+        keep = list(ls)
+        for end in ("top", "bottom"):
+            looked = 0  # up to two lines at each end: a title line and a page number line, say
+            while looked < 2 and len(keep) > 1:
+                i = looked if end == "top" else -1 - looked
+                k = (end, key(keep[i]))
+                if k not in running:
+                    break
+                if k in seen:
+                    del keep[i]
+                else:
+                    seen.add(k)  # kept where it is first seen: the title stays findable once
+                    looked += 1
+        out.append(s if len(keep) == len(ls) else Section("\n".join(keep).strip(), s.page, s.heading))
+    return [s for s in out if s.text]
 
 
 def _page_text(page: Any) -> str:
