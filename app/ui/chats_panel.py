@@ -6,16 +6,20 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QPalette, QShortcut
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QPainter, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -32,6 +36,39 @@ def when(ts: float) -> str:
     if (today - d.date()).days < 7:
         return d.strftime("%a %H:%M")
     return d.strftime("%d %b %Y")
+
+
+WHEN_ROLE = Qt.ItemDataRole.UserRole + 1  # "14:05", "Tue 09:12", "03 Nov 2026"
+
+
+class _ChatDelegate(QStyledItemDelegate):
+    """A conversation's name, and when it was last used in smaller grey type under it: titles
+    that start alike ("Question about the rent…") were told apart by nothing."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Any) -> QSize:
+        fm = option.fontMetrics
+        return QSize(option.rect.width(), fm.height() + int(fm.height() * 0.85) + 10)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Any) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        when_text = index.data(WHEN_ROLE) or ""
+        opt.text = ""
+        style = opt.widget.style() if opt.widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        r = option.rect.adjusted(6, 4, -6, -4)
+        fm = option.fontMetrics
+        painter.save()
+        painter.setPen(theme.role(QPalette.ColorRole.Text))
+        painter.drawText(r.x(), r.y() + fm.ascent(),
+                         fm.elidedText(index.data(Qt.ItemDataRole.DisplayRole) or "", Qt.TextElideMode.ElideRight,
+                                       r.width()))
+        small = QFont(option.font)
+        small.setPointSizeF(max(small.pointSizeF() * 0.85, 6.0))
+        painter.setFont(small)
+        painter.setPen(theme.secondary_text())
+        painter.drawText(r.x(), r.y() + fm.height() + QFontMetrics(small).ascent(), when_text)
+        painter.restore()
 
 
 class ChatsPanel(QWidget):
@@ -62,6 +99,7 @@ class ChatsPanel(QWidget):
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setUniformItemSizes(True)
+        self.list.setItemDelegate(_ChatDelegate(self.list))
         self.list.setAccessibleName("Past conversations")
         self.list.itemActivated.connect(self._chosen)
         self.list.itemClicked.connect(self._chosen)
@@ -95,6 +133,8 @@ class ChatsPanel(QWidget):
             item = QListWidgetItem(c.name)
             item.setData(Qt.ItemDataRole.UserRole, c.id)
             item.setToolTip(f"{c.name}\n{c.message_count // 2} questions · last used {when(c.updated_at)}")
+            item.setData(WHEN_ROLE, f"{when(c.updated_at)} · {c.message_count // 2} "
+                                    f"question{'s' if c.message_count // 2 != 1 else ''}")
             self.list.addItem(item)
             if c.id == self.current:
                 self.list.setCurrentItem(item)

@@ -162,3 +162,18 @@ def test_an_answer_that_says_the_files_do_not_hold_it_is_not_told_to_be_checked(
     assert turn.mode == "answer" and NO_PASSAGE_REPLY in turn.answer.text() and not turn.note_label.text()
     w._turn_selected(turn)
     assert w.sources.cards and "found the answer in none of them" in w.sources.subtitle.text()
+
+
+def test_conversations_say_when_they_were_last_used(qtbot: Any, make_window: Any, docs: Path,
+                                                     monkeypatch: Any) -> None:
+    # Titles that start alike were told apart by nothing: the time and count are under each.
+    from app.ui.chats_panel import WHEN_ROLE
+
+    w = make_window()
+    add_folder(qtbot, w, docs, monkeypatch, 2)
+    ask(qtbot, w, "Where is the garden hose?")
+    qtbot.waitUntil(lambda: w.chats.list.count() == 1, timeout=WAIT_MS)
+    item = w.chats.list.item(0)
+    assert item.text() == "Where is the garden hose?"  # the name alone: rename and the title use it
+    assert item.data(WHEN_ROLE).endswith("· 1 question")
+    assert w.chats.list.visualItemRect(item).height() > w.chats.list.fontMetrics().height() * 1.6

@@ -1085,6 +1085,14 @@ def test_pdf_running_headers_and_page_numbers_are_kept_once(tmp_path: Path) -> N
         f"Slide {i} title\nPoint {i}." for i in range(1, 6)]
 
 
+def test_pdf_private_use_characters_are_not_indexed() -> None:
+    # Symbol fonts' bullets and big brackets' pieces come as private-use characters.
+    from app.core.parse.pdf import _NOT_TEXT
+
+    assert _NOT_TEXT.sub(" ", "smiley \uf04a then \ufffd then bracket \uf8eb end").split() == [
+        "smiley", "then", "then", "bracket", "end"]
+
+
 def test_pdf_rotated_page_reads_in_order(tmp_path: Path) -> None:
     # A page turned by /Rotate 90 gave its lines last first.
     ops = b"BT /F1 12 Tf 72 720 Td (Line one of three.) Tj 0 -16 Td (Line two of three.) Tj " \

@@ -178,8 +178,14 @@ def _page_text(page: Any) -> str:
     finally:
         page.close()
     # Glyph 3 is the space of most embedded subset fonts: with no mapping it comes as \x03,
-    # which would be dropped as a control character, gluing two words together.
-    return raw.replace("\x03", " ")
+    # which would be dropped as a control character, gluing two words together. Symbol fonts'
+    # bullets and the pieces of big brackets come as private-use characters, and unreadable
+    # glyphs as U+FFFD: neither is text anyone searches for.
+    raw = raw.replace("\x03", " ")
+    return _NOT_TEXT.sub(" ", raw) if _NOT_TEXT.search(raw) else raw
+
+
+_NOT_TEXT = re.compile("[\ue000-\uf8ff\ufffd]")
 
 
 def _char(code: int) -> str:
