@@ -1000,6 +1000,12 @@ def make_pdf(pages: list[str]) -> bytes:
         objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
                     b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % len(objs))
         kids.append(len(objs))
+    return pdf_file(objs, kids)
+
+
+def pdf_file(objs: list[bytes], kids: list[int]) -> bytes:
+    """The objects as a PDF file: object 2 becomes the page tree of ``kids``; then the
+    cross-reference table and the trailer."""
     objs[1] = b"<< /Type /Pages /Count %d /Kids [%s] >>" % (len(kids), b" ".join(b"%d 0 R" % k for k in kids))
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
@@ -1036,18 +1042,7 @@ def raw_pdf(pages: list[bytes], rotate: int = 0, image: bool = False) -> bytes:
                     b"/Resources << /Font << /F1 3 0 R >> /XObject << /Im1 4 0 R >> >> /Contents %d 0 R >>"
                     % (rotate, len(objs)))
         kids.append(len(objs))
-    objs[1] = b"<< /Type /Pages /Count %d /Kids [%s] >>" % (len(kids), b" ".join(b"%d 0 R" % k for k in kids))
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objs, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n%s\nendobj\n" % (i, body))
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1))
-    out.write(b"".join(b"%010d 00000 n \n" % o for o in offsets))
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref))
-    return out.getvalue()
+    return pdf_file(objs, kids)
 
 
 def test_pdf_little_text_is_read_unless_the_pages_are_scans(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from app.core.parse._common import (
     open_zip,
     read_member,
 )
-from app.core.parse.docx_numbering import Numbering
+from app.core.parse.docx_numbering import Numbering, inherited
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _P, _TBL, _SDT, _SDT_CONTENT, _TR, _TC = W + "p", W + "tbl", W + "sdt", W + "sdtContent", W + "tr", W + "tc"
@@ -338,15 +338,7 @@ def _style_levels(styles: Any) -> dict[str, int]:
         base = st.find(W + "basedOn")
         if base is not None:
             based[sid] = base.get(_VAL, "")
-    levels = dict(own)
-    for sid in based:
-        cur, seen = sid, set()
-        while cur not in own and cur in based and cur not in seen:
-            seen.add(cur)
-            cur = based[cur]
-        if cur in own and sid not in levels:
-            levels[sid] = own[cur]
-    return levels
+    return inherited(own, based)
 
 
 def _notes(parts: list[bytes]) -> str:

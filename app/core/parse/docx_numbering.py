@@ -10,8 +10,9 @@ Bullets are left out: they are not text anyone searches for.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _VAL = W + "val"
 _LEVEL_REF = re.compile(r"%([1-9])")
@@ -123,6 +124,12 @@ def _style_numbering(styles: Any) -> dict[str, tuple[str, int | None]]:
         base = _val(st, "basedOn")
         if base:
             based[sid] = base
+    return {k: v for k, v in inherited(own, based).items() if v[0] != "0"}
+
+
+def inherited(own: dict[str, T], based: dict[str, str]) -> dict[str, T]:
+    """``own`` values of styles, given to the styles based on them (at any depth) that have
+    none of their own: a custom "My Heading" based on Heading 2 is a heading too."""
     out = dict(own)
     for sid in based:
         cur, seen = sid, set()
@@ -131,7 +138,7 @@ def _style_numbering(styles: Any) -> dict[str, tuple[str, int | None]]:
             cur = based[cur]
         if cur in own and sid not in out:
             out[sid] = own[cur]
-    return {k: v for k, v in out.items() if v[0] != "0"}
+    return out
 
 
 def _format(n: int, fmt: str) -> str:
