@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,18 @@ PASSAGES_SHOWN = 4  # in the answer area when there is no written answer; all ar
 BUBBLE_MAX = 520
 ANSWER_MAX = 900
 _LONG_WORD = re.compile(r"\S{40,}")
+
+
+def right_to_left(text: str) -> bool:
+    """Whether ``text`` reads right to left: its first letter of a strong direction decides,
+    as the label showing it does."""
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind in ("R", "AL"):
+            return True
+        if kind == "L":
+            return False
+    return False
 
 
 def _breakable(text: str) -> str:
@@ -154,6 +167,7 @@ class FlowRow(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.items: list[QWidget] = []
+        self.rtl = False  # laid out from the right edge
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
     def add(self, w: QWidget) -> None:
@@ -191,7 +205,8 @@ class FlowRow(QWidget):
                 x, y = 0, y + line + gap
                 line = 0
             if move:
-                w.setGeometry(x, y, min(hint.width(), width), hint.height())
+                shown = min(hint.width(), width)
+                w.setGeometry(width - x - shown if self.rtl else x, y, shown, hint.height())
             x += hint.width() + gap
             line = max(line, hint.height())
         return y + line if self.items else 0
@@ -378,6 +393,7 @@ class Turn(QFrame):
                 if not text:
                     self.answer.hide()
         self.chips.clear()
+        self.chips.rtl = right_to_left(text)  # chips follow the answer's direction (Arabic, Hebrew)
         if mode != "passages":
             for s in self.sources:
                 chip = Chip(s)

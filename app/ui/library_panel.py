@@ -324,8 +324,10 @@ class LibraryPanel(QWidget):
             elif r.paused or state == "paused":
                 row.set_state(f"Paused · {plural(r.files, 'file')}")
             elif path == active and p is not None and p.phase == "parse" and self._bar_visible:
-                row.set_state(f"Indexing {p.files_done:,} of {p.files_total:,}", theme.css(theme.accent()),
-                              (p.files_done, p.files_total))
+                # Its problems stay in view while it indexes (they went away until the run ended).
+                problems = f" · {plural(r.problems, 'problem')}" if r.problems else ""
+                row.set_state(f"Indexing {p.files_done:,} of {p.files_total:,}{problems}",
+                              theme.css(theme.accent()), (p.files_done, p.files_total))
             elif p is not None and (path in self._run_roots or r.files == 0) and self._bar_visible:
                 row.set_state("Indexing…", theme.css(theme.accent()), (0, 0))
             else:

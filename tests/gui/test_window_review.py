@@ -177,3 +177,19 @@ def test_conversations_say_when_they_were_last_used(qtbot: Any, make_window: Any
     assert item.text() == "Where is the garden hose?"  # the name alone: rename and the title use it
     assert item.data(WHEN_ROLE).endswith("· 1 question")
     assert w.chats.list.visualItemRect(item).height() > w.chats.list.fontMetrics().height() * 1.6
+
+
+def test_citation_chips_follow_a_right_to_left_answer(qtbot: Any, make_window: Any, docs: Path,
+                                                      monkeypatch: Any, fake_ollama: Any) -> None:
+    # An Arabic answer was right-aligned and its chips left-aligned under it.
+    w = make_window()
+    add_folder(qtbot, w, docs, monkeypatch, 2)
+    fake_ollama.responder = lambda msgs: "يوجد خرطوم الحديقة في السقيفة الزرقاء [1]."
+    turn = ask(qtbot, w, "Where is the garden hose?")
+    qtbot.wait(100)
+    chip = turn.chips.items[0]
+    assert turn.chips.rtl and chip.geometry().right() == turn.chips.width() - 1
+    fake_ollama.responder = lambda msgs: "The hose is in the blue shed [1]."
+    turn = ask(qtbot, w, "Where is the garden hose kept?")
+    qtbot.wait(100)
+    assert not turn.chips.rtl and turn.chips.items[0].geometry().left() == 0
