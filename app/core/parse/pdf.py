@@ -177,11 +177,8 @@ def _page_text(page: Any) -> str:
             textpage.close()
     finally:
         page.close()
-    # Glyph 3 is the space of most embedded subset fonts: with no mapping it comes as \x03,
-    # which would be dropped as a control character, gluing two words together. Symbol fonts'
-    # bullets and the pieces of big brackets come as private-use characters, and unreadable
-    # glyphs as U+FFFD: neither is text anyone searches for.
-    raw = raw.replace("\x03", " ")
+    # Symbol fonts' bullets and the pieces of big brackets come as private-use characters, and
+    # unreadable glyphs as U+FFFD: neither is text anyone searches for.
     return _NOT_TEXT.sub(" ", raw) if _NOT_TEXT.search(raw) else raw
 
 
@@ -189,6 +186,11 @@ _NOT_TEXT = re.compile("[\ue000-\uf8ff\ufffd]")
 
 
 def _char(code: int) -> str:
+    """A character PDFium read glyph by glyph. Glyph 3 is the space of most subset fonts: as a
+    control character it would be dropped, gluing two words (other control characters, such as
+    the soft hyphen mark 2, are dropped as before)."""
+    if code == 3:
+        return " "
     try:
         return chr(code) if code else ""
     except (ValueError, OverflowError):
