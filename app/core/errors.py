@@ -40,6 +40,8 @@ class ConfigError(QuireError):
     """A setting has a value Quire cannot use."""
 
     exit_code = 2
+    key = ""  # for a bad value: the setting and what it may be (the window says it in its own words)
+    allowed = ""
 
     @classmethod
     def bad_value(cls, key: str, value: object, allowed: str) -> ConfigError:
@@ -48,7 +50,9 @@ class ConfigError(QuireError):
         env = f"QUIRE_{key.upper().replace('.', '_')}"
         # Say where the value came from: a variable set for this run wins over the file.
         where = f"the {env} variable (it overrides settings.toml)" if env in os.environ else "settings.toml"
-        return cls(f"Setting {key} = {value!r} is not valid: {allowed}.", f"Fix {key} in {where}.")
+        err = cls(f"Setting {key} = {value!r} is not valid: {allowed}.", f"Fix {key} in {where}.")
+        err.key, err.allowed = key, allowed
+        return err
 
 
 class UsageError(QuireError):

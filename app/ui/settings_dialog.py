@@ -57,9 +57,6 @@ def choices(opt: Option) -> list[str]:
     return re.findall(r'"([^"]+)"', allowed)
 
 
-_BAD_VALUE = re.compile(r"Setting \S+ = .*? is not valid: (.*)$", re.S)
-
-
 class Field:
     """One option's editor, its error line and how to read and write its value."""
 
@@ -247,7 +244,7 @@ class SettingsDialog(QDialog):
             try:
                 self.settings.with_values({name: f.get()})
             except ConfigError as exc:
-                errors[name] = exc.message
+                errors[name] = self._in_words(exc)
         # Checked against the saved values above, an overlap was refused for the saved chunk size,
         # not the one in the dialog: checked again with the dialog's other values.
         fine = {n: f.get() for n, f in self.fields.items() if n not in errors}
@@ -256,16 +253,15 @@ class SettingsDialog(QDialog):
                 self.settings.with_values({**fine, name: self.fields[name].get()})
                 del errors[name]
             except ConfigError as exc:
-                errors[name] = exc.message
+                errors[name] = self._in_words(exc)
         result: Settings | None = None
         if not errors:
             try:
                 result = self.settings.with_values(self.changed_values())
             except ConfigError as exc:
-                name = next((n for n in self.fields if f"Setting {n} " in exc.message), "")
-                errors[name or next(iter(self.fields))] = exc.message
+                errors[exc.key if exc.key in self.fields else next(iter(self.fields))] = self._in_words(exc)
         for name, f in self.fields.items():
-            msg = self._in_words(errors.get(name, ""))
+            msg = errors.get(name, "")
             f.error.setText(msg)
             f.error.setVisible(bool(msg))
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not errors)
@@ -284,17 +280,17 @@ class SettingsDialog(QDialog):
             self.summary.setText("")
         return result
 
-    def _in_words(self, message: str) -> str:
-        """A setting's error as the dialog shows it: without the settings file's "Setting
-        chunking.chunk_overlap = 300 is not valid:", and other settings named by their labels."""
-        m = _BAD_VALUE.match(message)
-        if m is None:
-            return message
-        text = m.group(1)
+    def _in_words(self, exc: ConfigError) -> str:
+        """A setting's error as the dialog shows it: what the field may hold ("Must be a whole
+        number from 1 to 8192."), other settings named by their labels; not the settings file's
+        "Setting chunking.chunk_overlap = 300 is not valid:"."""
+        if not exc.allowed:
+            return exc.message
+        text = exc.allowed
         for name in self.fields:
             if name in text:
                 text = text.replace(name, f"“{LABELS.get(name, name.split('.')[-1].replace('_', ' ').capitalize())}”")
-        return "Must be " + text
+        return f"Must be {text}."
 
     def _accept(self) -> None:
         result = self.validate()
