@@ -61,7 +61,7 @@ class Context:
 def json_text(doc: Any, stream: IO[str]) -> str:
     """``doc`` as JSON for ``stream``: non-ASCII as \\u escapes where the stream cannot write
     it (a Windows console or a redirect in cp1252), still the same JSON to whoever reads it."""
-    utf = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "").replace("_", "") in ("utf8",)
+    utf = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "").replace("_", "") == "utf8"
     return json.dumps(doc, ensure_ascii=not utf, indent=2)
 
 
@@ -332,13 +332,10 @@ def cmd_rebuild(args: argparse.Namespace, ctx: Context) -> int:
         ctx.note("Note: " + ", ".join(f"{o.name} comes from {o.env}" for o in overrides)
                  + f", for this run only. Put the same in {ctx.paths.settings_file}, or every command"
                  " run without it will refuse the rebuilt index.")
-    if args.all and not args.yes:
-        if not sys.stdin.isatty():
-            raise QuireError("Rebuilding the whole index needs confirmation.",
-                             "Run `quire rebuild --all --yes` to go ahead.")
-        if input("Read every file again and rebuild the whole index? [y/N] ").strip().lower() not in ("y", "yes"):
-            ctx.say("Nothing changed.")
-            return 1
+    if args.all and not args.yes and not _confirmed("Read every file again and rebuild the whole index?",
+                                                    "Rebuilding the whole index", "quire rebuild --all --yes"):
+        ctx.say("Nothing changed.")
+        return 1
     from .core.library import Library
 
     # --all repairs: a damaged manifest is set aside and started again from the remembered folders.
@@ -362,9 +359,7 @@ def cmd_rebuild(args: argparse.Namespace, ctx: Context) -> int:
             return 0
         if not args.yes:
             ctx.note(plan.describe())
-            if not sys.stdin.isatty():
-                raise QuireError("Rebuilding needs confirmation.", "Run `quire rebuild --yes` to go ahead.")
-            if input("Go ahead? [y/N] ").strip().lower() not in ("y", "yes"):
+            if not _confirmed("Go ahead?", "Rebuilding", "quire rebuild --yes"):
                 ctx.say("Nothing changed.")
                 return 1
         report = lib.rebuild(progress=bar, cancel=cancel)
@@ -375,6 +370,13 @@ def cmd_rebuild(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say(f"Rebuilt: {report.chunks_written:,} chunks written, {report.chunks_embedded:,} embedded "
                 f"in {report.seconds:.1f} s.")
     return 0
+
+
+def _confirmed(question: str, what: str, command: str) -> bool:
+    """The user's yes on a terminal; without one nobody can be asked, and the command says so."""
+    if not sys.stdin.isatty():
+        raise QuireError(f"{what} needs confirmation.", f"Run `{command}` to go ahead.")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
