@@ -241,33 +241,30 @@ def _alternative(subs: list[Message], files: list[Message], depth: int) -> list[
     """The same content in several forms: the plain text if there is one, else the richest
     (last) form, which may be a multipart/related holding the HTML. A blank plain text gives
     way to the HTML; a stand-in ("Please use an HTML capable mail program") is joined by it."""
-    rich_files: list[Message] = []  # the richest form's files (a PDF in a multipart/related)
-
     def richest() -> list[str]:
+        """The richest form's texts, its files (a PDF in a multipart/related) with them."""
         out: list[str] = []
-        _walk(subs[-1], out, rich_files, depth)
+        _walk(subs[-1], out, files, depth)
         return out
 
     plain = next((p for p in subs if p.get_content_type() == "text/plain"), None)
     if plain is None or plain is subs[-1]:
-        return _with_files(richest(), rich_files, files)
+        return richest()
     text = _part_text(plain)
     if not text.strip():
-        return _with_files(richest(), rich_files, files)
+        return richest()
     if len(text) < _SHORT_PLAIN:  # the HTML is read only for short plain texts
-        # A short plain text may stand in for the content: if most of the HTML's
-        # words are not in it, the HTML says something else, and both are kept.
-        rich = richest()
+        # A short plain text may stand in for the content: if most of the HTML's words are
+        # not in it, the HTML says something else, and both are kept (with its files).
+        found: list[Message] = []
+        rich: list[str] = []
+        _walk(subs[-1], rich, found, depth)
         words = set(text.casefold().split())
         rich_words = set(" ".join(rich).casefold().split())
         if len(rich_words - words) * 2 > len(rich_words):
-            return _with_files([text, *rich], rich_files, files)
+            files.extend(found)
+            return [text, *rich]
     return [text]
-
-
-def _with_files(texts: list[str], found: list[Message], files: list[Message]) -> list[str]:
-    files.extend(found)
-    return texts
 
 
 _SHORT_PLAIN = 200
