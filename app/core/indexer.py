@@ -401,7 +401,8 @@ class Indexer:
                 files_moved=c.moved, files_unchanged=c.unchanged, files_failed=c.failed,
                 files_skipped=c.skipped, chunks_written=c.chunks_written,
                 chunks_embedded=embedder_worker.embedded if embedder_worker and not self._background else 0,
-                seconds=time.monotonic() - t0, embed_pending=pending, note=note)
+                seconds=time.monotonic() - t0, embed_pending=pending, note=note,
+                cancelled=cancel.cancelled)
             self.manifest.finish_run(run_id, outcome if not cancel.cancelled else "cancelled", report.as_json())
         emit(Progress("done", files_done=c.seen, files_total=c.seen, chunks_written=c.chunks_written,
                       chunks_embedded=report.chunks_embedded))

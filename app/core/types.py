@@ -49,6 +49,7 @@ class IndexReport:
     seconds: float = 0.0
     embed_pending: int = 0  # chunks still waiting for vectors (embedder off or cancelled)
     note: str = ""
+    cancelled: bool = False  # stopped before the end; what was done is kept
 
     def as_json(self) -> dict[str, Any]:
         d = asdict(self)

@@ -223,10 +223,11 @@ def test_an_index_run_cancelled_while_parsing_resumes_cleanly(tmp_path, open_lib
         if p.files_done >= 5:
             cancel.cancel()
 
-    lib.index([str(d)], progress=progress, cancel=cancel)
+    stopped = lib.index([str(d)], progress=progress, cancel=cancel)
+    assert stopped.cancelled and stopped.as_json()["cancelled"] is True  # `quire index --json` says so
     assert lib.manifest.last_runs(1)[0]["outcome"] == "cancelled"
     r = lib.index()
-    assert r.files_failed == 0 and r.files_seen == 60
+    assert r.files_failed == 0 and r.files_seen == 60 and not r.cancelled
     assert lib.status()["files"] == {"indexed": 60}
     assert sorted({Path(p).name for p, *_ in chunk_rows(lib)}) == sorted(f"note{i:02}.txt" for i in range(60))
 
