@@ -44,7 +44,7 @@ from .parsepool import GONE, ParseFailure, ParsePool, os_reason
 from .paths import display
 from .scan import ScanEntry, Scanner, ScanProblem
 from .scripts import spaceless
-from .store import CHUNK_SCHEMA, SCHEMA_VERSION, Store, preload_lancedb, scan
+from .store import CHUNK_SCHEMA, FINAL_FOLD_ROWS, FTS_FOLD_ROWS, SCHEMA_VERSION, Store, preload_lancedb, scan
 from .types import CancelToken, IndexReport, Progress
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,10 @@ UPKEEP_DUE = "upkeep_due"  # manifest meta: a watcher's run wrote and left the f
 STORE_SCHEMA = "store_schema"  # manifest meta: the store's layout version, once a full upkeep has upgraded it
 READERS = "readers"  # manifest meta: parse.READERS_VERSION of the last full run (re-reads, see READER_CHANGES)
 _WAKE = ("", "")  # put in the embed queue to wake its thread; never embedded
+# Rows not yet in the keyword index cost every keyword search a flat scan (~30 µs a row): a run
+# this long folds them in as it goes, each time they are as many as the rows already in it (so
+# the folds, each of which rewrites the whole index, cost at most one more build in all).
+FOLD_DURING_RUN_AFTER_S = 30.0
 
 
 @dataclass
@@ -267,6 +271,8 @@ class Indexer:
         self._pool: ParsePool | None = None  # watch mode: parse workers kept between runs
         self._pool_used = 0.0
         self._unstorable: dict[int, str] = {}  # this run's files whose rows cannot be stored: why
+        self._run_t0 = 0.0
+        self._fold_checked_at = 0  # chunks_written when the keyword backlog was last looked at
 
     def _prepare(self) -> tuple[Embedder | None, ChunkSpec]:
         if self._prepared is None:
@@ -327,7 +333,8 @@ class Indexer:
         ``wait_for_vectors=False`` the run returns once chunks are written and the background
         embedder (see ``background_embedder``) adds their vectors afterwards.
         """
-        t0 = time.monotonic()
+        t0 = self._run_t0 = time.monotonic()
+        self._fold_checked_at = 0
         cancel = cancel or CancelToken()
         emit = progress or (lambda p: None)
         run_id, interrupted = self.manifest.start_run()
@@ -351,6 +358,12 @@ class Indexer:
             note = self._reconcile(roots, c, emit, cancel, paths, reread)
             embedder_worker = self._embed_worker if self._background is None else None
             if embedder_worker is not None:
+                # The model may need hours more: make what was written fast to find by keyword
+                # now, not after the vectors (the end of the run would do it only then).
+                if (not cancel.cancelled and (embedder_worker.pending() or embedder_worker.overflow.is_set())
+                        and self.store.keyword_backlog()[1] >= FINAL_FOLD_ROWS):
+                    emit(Progress("compact", message="updating search indexes"))
+                    self.store.fold_keywords()
                 emit(Progress("embed", chunks_written=c.chunks_written, chunks_embedded=embedder_worker.embedded,
                               message="adding vectors"))
                 embedder_worker.finish()
@@ -797,6 +810,12 @@ class Indexer:
                 self.manifest.forget(conn, batch.gone)
         self.store.ensure_fts()  # searchable by keyword from the first batch on
         c.chunks_written += len(batch.rows)
+        if (time.monotonic() - self._run_t0 >= FOLD_DURING_RUN_AFTER_S
+                and c.chunks_written - self._fold_checked_at >= FTS_FOLD_ROWS // 4):
+            self._fold_checked_at = c.chunks_written
+            indexed, flat = self.store.keyword_backlog()
+            if flat >= max(FTS_FOLD_ROWS, indexed):
+                self.store.fold_keywords()
         if embed is not None:
             embed.offer(batch.texts)
 

@@ -269,6 +269,51 @@ def test_keyword_search_works_before_vectors_exist(corpus, open_lib, embedder):
     assert result and result[0].chunks_embedded > 0
 
 
+def test_the_keyword_index_is_complete_before_the_run_waits_for_vectors(tmp_path, open_lib, embedder, monkeypatch):
+    """With a model, `quire index` waits for the vectors (hours for a big folder): the rows are
+    folded into the keyword index first, not left to a flat scan per search until the end."""
+    d = tmp_path / "many"
+    for i in range(1200):
+        write(d / f"n{i:04}.txt", f"Note {i} mentions item{i} once.")
+    monkeypatch.setattr(indexer_mod, "FLUSH_ROWS", 100)  # the first batch makes the index; the rest wait
+    embedder.gate.clear()  # the model is slow: everything is still waiting when parsing ends
+    lib = open_lib()
+    backlog: list[tuple[int, int]] = []
+
+    def progress(p):
+        if p.phase == "embed" and p.message == "adding vectors" and not backlog:
+            backlog.append(lib.store().keyword_backlog())
+            embedder.gate.set()
+
+    r = lib.index([str(d)], progress=progress)
+    assert backlog == [(1200, 0)]
+    assert r.chunks_embedded == 1200 and lib.status()["vectors"] == 1200
+
+
+def test_a_long_run_folds_its_rows_into_the_keyword_index_as_it_goes(tmp_path, open_lib, monkeypatch):
+    """Each fold rewrites the whole index, so they come when the rows waiting are as many as the
+    rows in it: a few folds, never one a batch."""
+    monkeypatch.setattr(indexer_mod, "FOLD_DURING_RUN_AFTER_S", 0.0)
+    monkeypatch.setattr(indexer_mod, "FTS_FOLD_ROWS", 200)
+    monkeypatch.setattr(indexer_mod, "FLUSH_ROWS", 100)
+    folds: list[tuple[int, int]] = []
+    fold = store_mod.Store.fold_keywords
+
+    def spy(self):
+        folds.append(self.keyword_backlog())
+        fold(self)
+
+    monkeypatch.setattr(store_mod.Store, "fold_keywords", spy)
+    d = tmp_path / "many"
+    for i in range(1200):
+        write(d / f"n{i:04}.txt", f"Note {i} mentions item{i} once.")
+    lib = open_lib(embedding__backend="none")
+    lib.index([str(d)])
+    assert folds == [(100, 200), (300, 300), (600, 600)]
+    assert lib.store().keyword_backlog() == (1200, 0)
+    assert lib.search("item777", k=1).hits[0].path.endswith("n0777.txt")
+
+
 def test_backend_none_is_keyword_only_and_says_so(corpus, open_lib):
     lib = open_lib(embedding__backend="none")
     r = lib.index([str(corpus)])
