@@ -472,15 +472,20 @@ class _Handler(BaseHTTPRequestHandler):
                                     "done_reason": "load", "message": {"role": "assistant", "content": ""}})
         text = self.fake.responder(messages)
         pieces = self._words(text)
+        # As Ollama: the answer stops after num_predict tokens (a piece counts as one here).
+        limit = int((body.get("options") or {}).get("num_predict") or 0)
+        cut = 0 < limit < len(pieces)
+        if cut:
+            pieces = pieces[:limit]
+            text = "".join(pieces)
         base = {"model": body["model"]}
+        stats = {**self._final_stats(t0, body, len(pieces)), **({"done_reason": "length"} if cut else {})}
         if body.get("stream", True) is False:
             return self._send_json({**base, "created_at": _now(),
-                                    "message": {"role": "assistant", "content": text},
-                                    **self._final_stats(t0, body, len(pieces))})
+                                    "message": {"role": "assistant", "content": text}, **stats})
         parts = [{**base, "created_at": _now(), "message": {"role": "assistant", "content": p}, "done": False}
                  for p in pieces]
-        final = {**base, "created_at": _now(), "message": {"role": "assistant", "content": ""},
-                 **self._final_stats(t0, body, len(pieces))}
+        final = {**base, "created_at": _now(), "message": {"role": "assistant", "content": ""}, **stats}
         self._stream(parts, final)
 
     def _generate(self, body: dict[str, Any]) -> None:

@@ -230,8 +230,8 @@ def _turns(history: Sequence[Any]) -> list[Turn]:
 
 
 def rewrite_question(question: str, history: Sequence[Turn], client: OllamaClient, model: str,
-                     cancel: CancelToken | None = None, options: Mapping[str, Any] | None = None) -> str:
-    """Ask the model for a standalone version of a follow-up question; the question itself if it fails to."""
+                     cancel: CancelToken | None = None, options: Mapping[str, Any] | None = None) -> str | None:
+    """Ask the model for a standalone version of a follow-up question; None if what it gives is not one."""
     lines = []
     for role, text in history[-HISTORY_TURNS:]:
         text = " ".join(strip_citations(text).split())
@@ -239,12 +239,32 @@ def rewrite_question(question: str, history: Sequence[Turn], client: OllamaClien
     messages = [{"role": "system", "content": REWRITE_PROMPT},
                 {"role": "user", "content": "Conversation:\n" + "\n".join(lines)
                  + f"\n\nFollow-up question: {question}\n\nStandalone question:"}]
-    out = client.chat_stream(messages, model=model, cancel=cancel, options=options)
+    out = client.chat_stream(messages, model=model, cancel=cancel, options=options).text
     line = next((ln.strip() for ln in out.splitlines() if ln.strip()), "")
     line = re.sub(r"^(standalone question|question)\s*:\s*", "", line, flags=re.I)
     line = line.strip().strip("\"'“”").strip()
-    # A rewrite that rambles is worse than the original question.
-    return line if 0 < len(line) <= max(300, 3 * len(question)) else question
+    return line if _is_rewrite(line, question) else None
+
+
+# A reply that answers instead of rewriting ("The answer is ...", "I'm sorry ..."), or goes on
+# past one sentence: a small model does this, and its words must not stand in for the user's.
+_ANSWER_LIKE = re.compile(r"^(the answer\b|answer\s*:|i\b|i'm\b|sorry\b|as an ai\b)", re.I)
+_SECOND_SENTENCE = re.compile(r"[.!?。！？]\s+\S")
+
+
+def _is_rewrite(line: str, question: str) -> bool:
+    if not 0 < len(line) <= max(300, 3 * len(question)):  # one that rambles is worse than none
+        return False
+    if _ANSWER_LIKE.match(line) or says_no_answer(line) or _SECOND_SENTENCE.search(line):
+        return False
+    # A question stays a question (an instruction such as "summarise the deposit terms" need not).
+    return not question.rstrip().endswith(("?", "？")) or line.rstrip().endswith(("?", "？"))
+
+
+def asked(question: str, standalone: str) -> str:
+    """The question as the answer prompt gives it: the user's own words, and the standalone form
+    of a follow-up (``and for the deposit?`` alone says nothing) when it differs."""
+    return question if standalone == question else f"{question}\n(In full: {standalone})"
 
 
 def _fallback_query(question: str, turns: Sequence[Turn]) -> str:
@@ -299,11 +319,16 @@ def answer(question: str, retrieve: Retrieve, client: OllamaClient, settings: Se
     options = {"num_ctx": window, "num_predict": reserve}
 
     query = question
+    rewritten: str | None = None
     if turns:
         try:
-            query = rewrite_question(question, turns, client, model, cancel, {**options, "num_predict": 128})
+            rewritten = rewrite_question(question, turns, client, model, cancel, {**options, "num_predict": 128})
         except _NO_ANSWER_YET as exc:
             return passages(exc, None, _fallback_query(question, turns))
+        query = rewritten or _fallback_query(question, turns)
+    # The model is asked the user's question; a follow-up's standalone form comes with it (a
+    # fallback query, two questions run together, is for the search only).
+    prompt_question = asked(question, rewritten) if rewritten else question
 
     cancel.raise_if_cancelled()
     hits = list(retrieve(query, k))
@@ -313,7 +338,7 @@ def answer(question: str, retrieve: Retrieve, client: OllamaClient, settings: Se
                       "No passage in the library matches the question.",
                       "Ask with other words, or add the folder that holds the answer.", (), query)
 
-    fitted, left_out = fit_passages(hits, query, window, reserve)
+    fitted, left_out = fit_passages(hits, prompt_question, window, reserve)
     if left_out:
         notes.append(f"{left_out} of {len(hits)} passages did not fit the model's {window}-token context.")
     streamed = False
@@ -325,13 +350,17 @@ def answer(question: str, retrieve: Retrieve, client: OllamaClient, settings: Se
             on_token(piece)
 
     try:
-        text = client.chat_stream(build_messages(query, fitted), model=model, on_token=token,
-                                  cancel=cancel, options=options)
+        reply = client.chat_stream(build_messages(prompt_question, fitted), model=model, on_token=token,
+                                   cancel=cancel, options=options)
     except _NO_ANSWER_YET as exc:
         if streamed:  # part of an answer is already shown: say it stopped, do not replace it
             raise
         return passages(exc, hits, query)
 
+    text = reply.text
+    if reply.cut_short:
+        notes.append(f"The answer was cut off at the {reserve} tokens kept for it; a narrower question "
+                     "gets a complete one.")
     by_n = {s.n: s for s in fitted}
     sources = tuple(by_n[n] for n in cited_numbers(text, len(fitted)))
     if not sources and not says_no_answer(text):  # (an answer that says so needs no note repeating it)

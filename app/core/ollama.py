@@ -81,6 +81,16 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class ChatReply:
+    text: str
+    done_reason: str = ""  # Ollama's: "stop" (the model ended it), "length" (num_predict ran out)
+
+    @property
+    def cut_short(self) -> bool:
+        return self.done_reason == "length"
+
+
+@dataclass(frozen=True)
 class ContextLength:
     tokens: int
     reported: bool  # False when Ollama did not say and DEFAULT_CONTEXT is assumed
@@ -336,8 +346,8 @@ class OllamaClient:
 
     def chat_stream(self, messages: Sequence[Message], model: str | None = None,
                     on_token: Callable[[str], None] | None = None, cancel: CancelToken | None = None,
-                    options: Mapping[str, Any] | None = None) -> str:
-        """Stream a chat answer, calling ``on_token`` per piece; return the whole text.
+                    options: Mapping[str, Any] | None = None) -> ChatReply:
+        """Stream a chat answer, calling ``on_token`` per piece; return the whole text and why it ended.
 
         Raises Cancelled within a moment of ``cancel`` firing (the HTTP stream is closed),
         OllamaStreamBroken if the stream ends without Ollama's ``done``, OllamaTimeout if
@@ -347,6 +357,7 @@ class OllamaClient:
         call = _Call(model, what="answer", streaming=True)
         parts: list[str] = []
         finished = False
+        reason = ""
         with self._errors(call, cancel), self._guarded(cancel):
             stream = self._streamer.chat(model=model, messages=[dict(m) for m in messages], stream=True,
                                          options=dict(options) if options else None)
@@ -362,12 +373,13 @@ class OllamaClient:
                             on_token(piece)
                     if part.done:
                         finished = True
+                        reason = part.done_reason or ""
                         break
             finally:
                 stream.close()  # leaves the httpx stream context: the connection closes now
         if not finished:
             raise self._broken(call)
-        return "".join(parts)
+        return ChatReply("".join(parts), reason)
 
     def llm(self, model: str | None = None, max_context: int = MAX_CONTEXT) -> LlamaIndexOllama:
         """A LlamaIndex LLM on the same server and client, for LlamaIndex components.

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from app.core.answer import NO_ANSWER, answer
 from app.core.config import OllamaSettings, Settings
 from app.core.errors import Cancelled
@@ -129,8 +131,33 @@ def test_follow_up_is_rewritten_from_history(fake_ollama: FakeOllama) -> None:
     assert "Assistant: Sixty days' written notice." in shown  # citations stripped from history
     assert "Follow-up question: and for the deposit?" in shown
     assert rewrite["options"]["num_ctx"] == final["options"]["num_ctx"]  # no model reload between the two
-    assert "Question: How much is the deposit under the lease?" in final["messages"][-1]["content"]
+    # The model gets the user's own words, and the standalone form with them.
+    assert ("Question: and for the deposit?\n(In full: How much is the deposit under the lease?)"
+            in final["messages"][-1]["content"])
     assert [s.n for s in a.sources] == [3]
+
+
+@pytest.mark.parametrize("reply", [
+    "The answer is not. The answer is: The notice period is three months.",  # it answered instead
+    "How much is the deposit? It is two months of rent.",  # a second sentence
+    "The deposit under the lease",  # no longer a question
+    "The documents do not contain the answer.",
+])
+def test_a_rewrite_that_is_not_a_question_is_not_used(fake_ollama: FakeOllama, reply: str) -> None:
+    """A small model answered instead of rewriting, and its sentence replaced the user's question
+    in the search and in the prompt; the model then answered that."""
+    def responder(msgs: list[dict[str, Any]]) -> str:
+        return reply if "standalone question" in msgs[0]["content"] else "Two months of rent [1]."
+
+    fake_ollama.responder = responder
+    client, settings = setup(fake_ollama)
+    retrieve = Retriever()
+    history = [("user", "How much notice does the lease require?"), ("assistant", "Sixty days [1].")]
+    answer("and for the deposit?", retrieve, client, settings, history=history)
+    # Searched with the conversation's last question as context, as without a model to rewrite.
+    assert retrieve.queries == [("How much notice does the lease require? and for the deposit?", 8)]
+    prompt = fake_ollama.bodies("/api/chat")[-1]["messages"][-1]["content"]
+    assert "Question: and for the deposit?\nAnswer from the passages" in prompt and reply not in prompt
 
 
 def test_no_rewrite_without_history(fake_ollama: FakeOllama) -> None:
@@ -226,3 +253,17 @@ def test_concurrent_asks(fake_ollama: FakeOllama) -> None:
         a = results[i]
         assert a.text == f"According to the documents, Answer number {i} is {i * 7} [1]."
         assert a.sources[0].path == f"/docs/{i}.txt" and a.sources[0].page == i
+
+
+def test_an_answer_cut_off_by_the_length_limit_says_so(fake_ollama: FakeOllama) -> None:
+    """Ollama ends a stream with done_reason "length" when num_predict runs out: the answer
+    stopped mid-word ("the best crè") and looked complete."""
+    fake_ollama.models["llama3.2:latest"] = FakeModel(context_length=512)  # 128 tokens kept for the answer
+    fake_ollama.responder = lambda msgs: "The deposit is two months of rent [1]. " * 60
+    fake_ollama.words_per_chunk = 1  # a streamed piece is a token
+    client, settings = setup(fake_ollama)
+    a = answer("How much is the deposit?", Retriever(), client, settings)
+    assert a.mode == "answer" and len(a.text.split()) == 128
+    assert "The answer was cut off at the 128 tokens kept for it" in a.note
+    fake_ollama.responder = lambda msgs: "Two months of rent [1]."
+    assert "cut off" not in answer("How much is the deposit?", Retriever(), client, settings).note

@@ -201,9 +201,10 @@ def test_embed_with_a_missing_model(fake_ollama: FakeOllama) -> None:
 
 def test_chat_streams_tokens(fake_ollama: FakeOllama) -> None:
     tokens: list[str] = []
-    text = client_for(fake_ollama).chat_stream(PROMPT, on_token=tokens.append,
-                                               options={"num_ctx": 4096, "num_predict": 256})
-    assert text == EXPECTED
+    reply = client_for(fake_ollama).chat_stream(PROMPT, on_token=tokens.append,
+                                                options={"num_ctx": 4096, "num_predict": 256})
+    text = reply.text
+    assert text == EXPECTED and reply.done_reason == "stop" and not reply.cut_short
     assert len(tokens) > 3 and "".join(tokens) == text
     (body,) = fake_ollama.bodies("/api/chat")
     assert body["model"] == "llama3.2" and body["stream"] is True
@@ -316,7 +317,7 @@ def test_concurrent_streams(fake_ollama: FakeOllama) -> None:
     threads = [run_in_thread(lambda: client.chat_stream(PROMPT, cancel=CancelToken())) for _ in range(8)]
     for t, _ in threads:
         t.join(5)
-    assert [box.get("result") for _, box in threads] == [EXPECTED] * 8
+    assert [box["result"].text for _, box in threads] == [EXPECTED] * 8
 
 
 def test_llama_index_llm_shares_the_server(fake_ollama: FakeOllama) -> None:
