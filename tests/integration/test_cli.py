@@ -50,6 +50,13 @@ def test_index_search_status_with_minilm(tmp_path, docs, minilm_path):
     assert [set(h) for h in hits] == [{"path", "page", "score", "text"}] * 2
     assert hits[0]["path"] == str(docs / "lease-2024.md") and hits[0]["page"] is None
     assert hits[0]["score"] >= hits[1]["score"]
+    # No word in common and nothing near in meaning: no passage matches (the least unrelated two
+    # came back, the first scored 1.0). A paraphrase with no word in common still finds its file.
+    assert only_json(run_cli(home, "search", "xyzzyplugh", "--json", env=env)) == []
+    p = run_cli(home, "search", "capital of Mongolia", env=env)
+    assert "No passages match" in p.stdout and "near it in meaning" in p.stdout + p.stderr
+    para = only_json(run_cli(home, "search", "moving out of my flat", "-k", "1", "--json", env=env))
+    assert para and para[0]["path"] in (str(docs / "lease-2024.md"), str(todo))
 
     st = only_json(run_cli(home, "status", "--json", env=env))
     assert {"folders", "files", "chunks", "embedding", "chunking", "store_bytes", "failed"} <= set(st)
