@@ -59,8 +59,10 @@ Retrieve = Callable[[str, int], Sequence[Hit]]
 Turn = tuple[str, str]  # (role, text), role "user" or "assistant"
 
 def says_no_answer(text: str) -> bool:
-    """The model said the passages do not hold the answer (as the prompt asks it to)."""
-    return NO_ANSWER.lower().rstrip(".") in text.lower()
+    """The model said the passages do not hold the answer, as the prompt asks: first thing, after
+    at most a short lead-in ("I'm sorry, but"); a made-up claim before it is still uncited."""
+    at = text.lower().find(NO_ANSWER.lower().rstrip("."))
+    return 0 <= at <= 24
 
 
 UNCITED_NOTE = "The answer cites none of the passages; check it against them."
@@ -193,22 +195,30 @@ def build_messages(question: str, sources: Sequence[Source]) -> list[dict[str, s
             {"role": "user", "content": f"Passages:\n\n{passages}\n\n{question_block(question)}"}]
 
 
-_CITATION = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|-|–)\s*\d+)*)\s*\]")
+# [1], [2, 3], [1-3], and the forms small models also write: [Passage 2], 【1】.
+CITATION = re.compile(r"[\[【]\s*(?:(?:passages?|sources?)\s*)?(\d+(?:\s*(?:,|;|-|–)\s*\d+)*)\s*[\]】]", re.I)
 
 
-def cited_numbers(text: str, count: int) -> list[int]:
-    """Numbers the text cites ([1], [2, 3], [1-3]), in order of first citation, within 1..count."""
+def citation_numbers(group: str) -> list[int]:
+    """The numbers one citation names (its CITATION group): "2, 3" -> [2, 3], "1-3" -> [1, 2, 3]."""
     out: list[int] = []
-    for m in _CITATION.finditer(text):
-        for part in re.split(r"\s*[,;]\s*", m.group(1)):
-            ends = [int(x) for x in re.split(r"\s*[-–]\s*", part)]
-            nums = range(ends[0], ends[-1] + 1) if len(ends) == 2 and 0 <= ends[1] - ends[0] <= 20 else ends
-            out.extend(n for n in nums if 1 <= n <= count and n not in out)
+    for part in re.split(r"\s*[,;]\s*", group):
+        ends = [int(x) for x in re.split(r"\s*[-–]\s*", part)]
+        out.extend(range(ends[0], ends[-1] + 1) if len(ends) == 2 and 0 <= ends[1] - ends[0] <= 20 else ends)
     return out
 
 
+def _all_cited(text: str) -> list[int]:
+    return list(dict.fromkeys(n for m in CITATION.finditer(text) for n in citation_numbers(m.group(1))))
+
+
+def cited_numbers(text: str, count: int) -> list[int]:
+    """Numbers the text cites, in order of first citation, within 1..count."""
+    return [n for n in _all_cited(text) if 1 <= n <= count]
+
+
 def strip_citations(text: str) -> str:
-    return re.sub(r"\s*" + _CITATION.pattern, "", text)
+    return re.sub(r"\s*" + CITATION.pattern, "", text, flags=re.I)
 
 
 # --- follow-ups ----------------------------------------------------------------------------
@@ -361,6 +371,11 @@ def answer(question: str, retrieve: Retrieve, client: OllamaClient, settings: Se
     if reply.cut_short:
         notes.append(f"The answer was cut off at the {reserve} tokens kept for it; a narrower question "
                      "gets a complete one.")
+    stray = [n for n in _all_cited(text) if not 1 <= n <= len(fitted)]
+    if stray:
+        names = ", ".join(f"[{n}]" for n in stray)
+        notes.append(f"The answer cites {names}, which {'is' if len(stray) == 1 else 'are'} not among the "
+                     f"{len(fitted)} passages it was given.")
     by_n = {s.n: s for s in fitted}
     sources = tuple(by_n[n] for n in cited_numbers(text, len(fitted)))
     if not sources and not says_no_answer(text):  # (an answer that says so needs no note repeating it)

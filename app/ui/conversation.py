@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.answer import UNCITED_NOTE, says_no_answer
+from app.core.answer import CITATION, UNCITED_NOTE, citation_numbers, says_no_answer
 
 from . import theme
 from .banner import Banner
@@ -59,17 +59,13 @@ def _breakable(text: str) -> str:
     return _LONG_WORD.sub(lambda m: "\u200b".join(m.group()[i:i + 20] for i in range(0, len(m.group()), 20)),
                           text)
 
-_CITE = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|-|–)\s*\d+)*)\s*\]")
-
-
 def linkify(text: str) -> str:
     """Markdown with each [n] citation turned into a cite:n link (drawn as a chip-like link)."""
 
     def repl(m: re.Match[str]) -> str:
-        nums = re.findall(r"\d+", m.group(1))
-        return "".join(f"[\\[{n}\\]](cite:{n})" for n in nums)
+        return "".join(f"[\\[{n}\\]](cite:{n})" for n in citation_numbers(m.group(1)))
 
-    return _CITE.sub(repl, text)
+    return CITATION.sub(repl, text)
 
 
 def source_label(s: Source) -> str:

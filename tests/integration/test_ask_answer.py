@@ -74,7 +74,7 @@ def test_citations_map_back_in_citation_order(fake_ollama: FakeOllama) -> None:
     a = answer("How are notices sent?", Retriever(), client, settings, k=5)
     assert [s.n for s in a.sources] == [2, 3]
     assert a.sources[0].text == HITS[1].text and a.sources[1].path == "/docs/notes/deposit.md"
-    assert not a.note
+    assert a.note == "The answer cites [7], which is not among the 3 passages it was given."
 
 
 def test_not_in_the_passages(fake_ollama: FakeOllama) -> None:
@@ -267,3 +267,12 @@ def test_an_answer_cut_off_by_the_length_limit_says_so(fake_ollama: FakeOllama) 
     assert "The answer was cut off at the 128 tokens kept for it" in a.note
     fake_ollama.responder = lambda msgs: "Two months of rent [1]."
     assert "cut off" not in answer("How much is the deposit?", Retriever(), client, settings).note
+
+
+def test_a_citation_of_a_passage_that_was_not_given_is_pointed_out(fake_ollama: FakeOllama) -> None:
+    """"[9]" with three passages given stayed in the answer, with no source and no word about it."""
+    fake_ollama.responder = lambda msgs: "Two months of rent [1], as clause 9 says [9]."
+    client, settings = setup(fake_ollama)
+    a = answer("How much is the deposit?", Retriever(), client, settings, k=3)
+    assert len(a.retrieved) == 3 and [s.n for s in a.sources] == [1]
+    assert "The answer cites [9], which is not among the 3 passages it was given." in a.note

@@ -17,6 +17,7 @@ from app.core.answer import (
     estimate_tokens,
     fit_passages,
     passage_block,
+    says_no_answer,
     strip_citations,
 )
 from app.core.types import Hit
@@ -116,6 +117,22 @@ def test_citations() -> None:
     assert cited_numbers("Range [1-3] and [ 2 ; 4 ].", 5) == [1, 2, 3, 4]
     assert cited_numbers("No citations here, just [brackets] and [0].", 5) == []
     assert strip_citations("Sixty days [1], by post [2, 3].") == "Sixty days, by post."
+    # Forms small models write instead; they were left in the answer with no source.
+    assert cited_numbers("Sixty days [Passage 2], by post 【1】 [sources 3, 4].", 4) == [2, 1, 3, 4]
+    assert strip_citations("Sixty days [Passage 2], by post 【1】.") == "Sixty days, by post."
+
+
+def test_the_no_answer_sentence_counts_only_as_the_answer_s_opening() -> None:
+    assert says_no_answer(NO_ANSWER) and says_no_answer(f"Sorry. {NO_ANSWER} They mention rent only.")
+    # A claim made up first, the sentence after it: still an answer that cites nothing.
+    assert not says_no_answer(f"The capital of Mongolia is Beijing, a large city in the north. {NO_ANSWER}")
+
+
+def test_the_window_links_every_number_a_citation_names() -> None:
+    from app.ui.conversation import linkify  # the window's answer text; no widget is made
+
+    assert linkify("Both [1-3] and 【4】.") == ("Both [\\[1\\]](cite:1)[\\[2\\]](cite:2)[\\[3\\]](cite:3) and "
+                                              "[\\[4\\]](cite:4).")
 
 
 def test_history_in_any_shape() -> None:
