@@ -323,14 +323,28 @@ class Library:
         return next((r for r in roots if r.path == p), None) or \
             next((r for r in roots if os.path.realpath(r.path) == real), None)
 
+    def _inside_root(self, path: str) -> tuple[Root, str] | None:
+        """The library folder ``path`` is inside, by any spelling (a link to it, or its real
+        path when it was added through a link), and ``path`` as the index spells it."""
+        p = os.path.abspath(os.path.expanduser(path))
+        real = os.path.realpath(p)
+        for r in self.manifest.roots():
+            if r.is_file:
+                continue
+            if is_within(p, r.path):
+                return r, display(p)
+            if is_within(real, os.path.realpath(r.path)):
+                rel = os.path.relpath(real, os.path.realpath(r.path))
+                return r, os.path.join(r.display, rel) if rel != "." else r.display
+        return None
+
     def remove(self, path: str) -> int:
         """Take a folder or file out of the library; returns how many files' rows left the index."""
         self._need_write()
         root = self.find_root(path)
         if root is None:
-            real = os.path.realpath(os.path.abspath(os.path.expanduser(path)))
-            inside = next((r for r in self.manifest.roots()
-                           if not r.is_file and is_within(real, os.path.realpath(r.path))), None)
+            found = self._inside_root(path)
+            inside = found[0] if found else None
             if inside is not None:
                 raise UsageError(f"{path} is inside the library folder {inside.display}; only whole library "
                                  "folders and files can be taken out.",
@@ -471,11 +485,17 @@ class Library:
             if root is not None:
                 folder = root.display
             else:  # a folder inside a library folder: its files' paths start with it
-                p = os.path.abspath(os.path.expanduser(folder))
-                if not any(not r.is_file and is_within(p, r.path) for r in self.manifest.roots()):
+                found = self._inside_root(folder)
+                if found is None:
                     raise UsageError(f"{folder} is not in the library.",
                                      "Give a library folder or a folder inside one; `quire status` lists them.")
-                folder, under = None, display(p).rstrip(os.sep) + os.sep
+                # A mistyped name matched nothing and said only "No passages match".
+                if not os.path.isdir(os.path.expanduser(folder)):
+                    what = "is a file" if os.path.exists(os.path.expanduser(folder)) else "does not exist"
+                    raise UsageError(f"{folder} {what}; a search can be limited to a library folder or a folder "
+                                     "inside one.",
+                                     "`quire status` lists the library's folders.")
+                folder, under = None, found[1].rstrip(os.sep) + os.sep
         return self.searcher().search(query, k, folder, search_kinds(kinds) if kinds else None, under=under)
 
     # --- status --------------------------------------------------------------------------

@@ -346,6 +346,11 @@ def test_filters_by_folder_and_type(corpus, tmp_path, open_lib, embedder):
     assert [h.path for h in in_notes] == [str(corpus / "notes" / "deposit.md")]
     with pytest.raises(UsageError, match="is not in the library"):
         lib.search("lease", folder=str(tmp_path / "elsewhere"))
+    # A mistyped folder or a file is refused with why; both answered "No passages match".
+    with pytest.raises(UsageError, match="nots does not exist"):
+        lib.search("lease", folder=str(corpus / "nots"))
+    with pytest.raises(UsageError, match="deposit.md is a file"):
+        lib.search("lease", folder=str(corpus / "notes" / "deposit.md"))
     only_text = lib.search("lease notice", k=5, kinds=["text"]).hits
     assert only_text and all(h.kind == "text" for h in only_text)
     # An extension names its kind; a name that is neither is refused, not answered with nothing.
@@ -354,6 +359,18 @@ def test_filters_by_folder_and_type(corpus, tmp_path, open_lib, embedder):
     with pytest.raises(UsageError, match="'mdd' is not a kind of file") as bad:
         lib.search("lease notice", kinds=["mdd"])
     assert "markdown" in bad.value.user_text() and "pdf" in bad.value.user_text()
+
+
+def test_a_folder_filter_works_by_any_path_to_a_library_added_through_a_link(corpus, tmp_path, open_lib,
+                                                                            embedder):
+    """Added as ~/link-to-docs: a subfolder named by its real path was "not in the library"."""
+    link = tmp_path / "link-to-docs"
+    link.symlink_to(corpus, target_is_directory=True)
+    lib = open_lib()
+    lib.index([str(link)])
+    for spelled in (link / "notes", corpus / "notes"):
+        hits = lib.search("deposit rent", k=5, folder=str(spelled)).hits
+        assert [h.path for h in hits] == [str(link / "notes" / "deposit.md")]
 
 
 def test_files_without_an_extension_are_filtered_by_what_they_turned_out_to_be(tmp_path, open_lib, embedder):
