@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from collections import Counter
 
 from app.core.parse import Section
 from app.core.parse._common import SectionBuilder, clean_prose, declared_charset, decode_bytes
@@ -32,10 +33,33 @@ _ANY_TAG = re.compile(r"<[^<>]*>")
 MAX_DEPTH = 5000
 _DEPTH_CHUNK = 65536
 # Start tags that need no end tag (or usually lack one): they do not deepen the tree.
-_FLAT_TAGS = ("<br", "<img", "<meta", "<link", "<input", "<hr", "<wbr", "<source", "<col", "<area",
-              "<base", "<embed", "<param", "<track", "<p", "<li", "<td", "<tr", "<th", "<dt", "<dd",
-              "<option", "<!", "<?")
-
+_FLAT_NAMES = ("br", "img", "meta", "link", "input", "hr", "wbr", "source", "col", "area", "base", "embed",
+               "param", "track", "p", "li", "td", "tr", "th", "dt", "dd", "option")
+_VOID = frozenset(_FLAT_NAMES[:12])
+_FLAT_SET = frozenset(_FLAT_NAMES)
+_START_NAME = re.compile(r"<([A-Za-z][A-Za-z0-9]*)")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)")
+_RAW_OPEN = re.compile(r"<(script|style)\b|<!--", re.I)
+_RAW_CLOSE = {"script": re.compile(r"</script\s*>", re.I), "style": re.compile(r"</style\s*>", re.I),
+              "": re.compile("-->")}
+# Start tags that close an open <p> (the inline elements left open inside it go with it).
+_CLOSES_P = frozenset({
+    "address", "article", "aside", "blockquote", "center", "details", "dialog", "dir", "div", "dl", "fieldset",
+    "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr",
+    "main", "menu", "nav", "ol", "p", "pre", "section", "summary", "table", "ul", "li", "dd", "dt"})
+# Start tags that close an open element of their own name (a list item the one before), unless
+# an element of the second set lies between (a nested list).
+_SCOPE = frozenset({"table", "td", "th", "caption", "button", "html", "object", "marquee", "applet", "template"})
+_CLOSES_SAME: dict[str, frozenset[str]] = {
+    "p": _SCOPE,
+    "li": _SCOPE | {"ul", "ol"},
+    **dict.fromkeys(["dt", "dd"], _SCOPE | {"dl"}),
+    **dict.fromkeys(["tr", "tbody", "thead", "tfoot"], _SCOPE - {"td", "th"}),
+    **dict.fromkeys(["td", "th"], frozenset({"table", "tr"})),
+    "option": frozenset({"select"}),
+    "a": _SCOPE,
+}
+_SCOPE_WALK = 256  # stack entries searched for the element a start tag closes
 
 def parse(path: str) -> list[Section]:
     with open(path, "rb") as f:
@@ -48,17 +72,83 @@ def _clean(text: str) -> str:
 
 
 def _too_deep(data: str) -> bool:
-    """Cheap (str.count only) upper estimate of the nesting depth reached at each 64 KB
-    boundary: start tags minus end tags minus tags that do not nest."""
+    """Whether lexbor would build a tree deeper than MAX_DEPTH. A cheap upper estimate first
+    (start tags minus end tags and tags that do not nest, at each 64 KB boundary); only when
+    it says too deep, a scan that follows the tags (unclosed <p>, <li> and <font> soup is
+    shallow). Script and style bodies and comments do not count."""
     if data.count("<") < MAX_DEPTH:
         return False
+    data = _without_raw_text(data)
+    return _estimate_exceeds(data) and _stack_exceeds(data)
+
+
+def _without_raw_text(data: str) -> str:
+    """``data`` without script and style bodies and comments (their "<" are not tags)."""
+    pieces: list[str] = []
+    pos = 0
+    while m := _RAW_OPEN.search(data, pos):
+        pieces.append(data[pos:m.start()])
+        end = _RAW_CLOSE[(m.group(1) or "").lower()].search(data, m.end())
+        if end is None:
+            pos = len(data)
+            break
+        pos = end.end()
+    if not pieces:
+        return data
+    pieces.append(data[pos:])
+    return "".join(pieces)
+
+
+def _estimate_exceeds(data: str) -> bool:
     depth = 0
     for i in range(0, len(data), _DEPTH_CHUNK):
         chunk = data[i:i + _DEPTH_CHUNK]
-        ends = chunk.count("</")
-        depth += chunk.count("<") - 2 * ends - chunk.count("/>") - sum(chunk.count(t) for t in _FLAT_TAGS)
-        depth = max(depth, 0)
+        names = Counter(_START_NAME.findall(chunk))
+        flat = sum(n for name, n in names.items() if name.lower() in _FLAT_SET)
+        depth = max(depth + names.total() - flat - chunk.count("</"), 0)
         if depth > MAX_DEPTH:
+            return True
+    return False
+
+
+def _stack_exceeds(data: str) -> bool:
+    """Follow start and end tags on a stack, closing what HTML closes implicitly (a <p> at the
+    next block, a list item at the next); True once it holds more than MAX_DEPTH elements.
+    A "/>" closes nothing: HTML ignores it on elements that are not void."""
+    stack: list[str] = []
+    open_count: Counter[str] = Counter()
+
+    def pop_to(name: str) -> None:
+        while (top := stack.pop()) != name:
+            open_count[top] -= 1
+        open_count[name] -= 1
+
+    def close_implied(name: str) -> None:
+        if not open_count[name]:
+            return
+        bounds = _CLOSES_SAME[name]
+        for i in range(len(stack) - 1, max(len(stack) - _SCOPE_WALK, 0) - 1, -1):
+            if stack[i] == name:
+                pop_to(name)
+                return
+            if stack[i] in bounds:
+                return
+
+    for m in _TAG.finditer(data):
+        name = m.group(2).lower()
+        if name in _VOID:
+            continue
+        if m.group(1):  # an end tag
+            if open_count[name]:
+                pop_to(name)
+            continue
+        if name in _CLOSES_P:
+            close_implied("p")
+        if name in _CLOSES_SAME and name != "p":
+            close_implied(name)
+        stack.append(name)
+        open_count[name] += 1
+        if len(stack) > MAX_DEPTH:
             return True
     return False
 
