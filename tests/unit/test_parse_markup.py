@@ -46,3 +46,33 @@ def test_nesting_by_tags_that_start_like_flat_ones_is_caught(tmp_path: Path) -> 
     sections = parse_file(write(tmp_path, "pre.html", page))
     assert time.perf_counter() - start < 2
     assert texts(sections) == "deep text"
+
+
+# --- XHTML and EPUB -------------------------------------------------------------------------
+
+def test_self_closed_raw_text_elements_in_xhtml_do_not_swallow_the_page(tmp_path: Path) -> None:
+    head = '<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+    for element in ("title", "script", "style", "iframe", "textarea", "noscript", "xmp", "noembed", "noframes"):
+        page = (f'{head}<head><{element}/></head><body><h1>Chapter</h1><{element} id="x" />'
+                '<p>Body text here.</p></body></html>')
+        sections = parse_file(write(tmp_path, f"{element}.xhtml", page))
+        assert sections == [Section("Chapter\n\nBody text here.", None, "Chapter")], element
+
+
+def test_epub_chapter_with_a_self_closed_title_is_kept(tmp_path: Path) -> None:
+    import zipfile
+
+    chapter = ('<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml"><head><title/>'
+               '</head><body><h1>Chapter One</h1><p>It was a bright cold day in April.</p></body></html>')
+    opf = ('<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0"><metadata/>'
+           '<manifest><item id="c1" href="c1.xhtml" media-type="application/xhtml+xml"/></manifest>'
+           '<spine><itemref idref="c1"/></spine></package>')
+    container = ('<?xml version="1.0"?><container xmlns="urn:oasis:names:tc:opendocument:xmlns:container" '
+                 'version="1.0"><rootfiles><rootfile full-path="content.opf"/></rootfiles></container>')
+    path = tmp_path / "book.epub"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/epub+zip")
+        zf.writestr("META-INF/container.xml", container)
+        zf.writestr("content.opf", opf)
+        zf.writestr("c1.xhtml", chapter)
+    assert texts(parse_file(str(path))) == "Chapter One\n\nIt was a bright cold day in April."

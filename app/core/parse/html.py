@@ -60,6 +60,10 @@ _CLOSES_SAME: dict[str, frozenset[str]] = {
     "a": _SCOPE,
 }
 _SCOPE_WALK = 256  # stack entries searched for the element a start tag closes
+# Elements whose content the HTML parser takes as raw text up to their end tag: written
+# self-closed, as XML serialisers do ("<title/>"), they would swallow the rest of the page.
+_RAW_SELF_CLOSED = re.compile(
+    r"<(title|script|style|iframe|textarea|noscript|xmp|noembed|noframes)\b([^<>]*?)/>", re.I)
 
 def parse(path: str) -> list[Section]:
     with open(path, "rb") as f:
@@ -80,6 +84,12 @@ def _too_deep(data: str) -> bool:
         return False
     data = _without_raw_text(data)
     return _estimate_exceeds(data) and _stack_exceeds(data)
+
+
+def _is_xhtml(data: str) -> bool:
+    """An XML document (EPUB chapters, .xhtml files), by its declaration or namespace."""
+    head = data[:2048]
+    return "<?xml" in head or "/1999/xhtml" in head
 
 
 def _without_raw_text(data: str) -> str:
@@ -160,6 +170,8 @@ def parse_html(data: bytes | str, with_title: bool = True) -> list[Section]:
 
     if isinstance(data, bytes):
         data = decode_bytes(data, declared_charset(data[:4096]))
+    if _is_xhtml(data):
+        data = _RAW_SELF_CLOSED.sub(r"<\1\2></\1>", data)
     if _too_deep(data):
         # lexbor's cost grows with the square of the nesting depth (80,000 nested
         # <div>s take ~17 s): such a file is crafted or broken; keep its bare text.
