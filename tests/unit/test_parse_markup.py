@@ -76,3 +76,16 @@ def test_epub_chapter_with_a_self_closed_title_is_kept(tmp_path: Path) -> None:
         zf.writestr("content.opf", opf)
         zf.writestr("c1.xhtml", chapter)
     assert texts(parse_file(str(path))) == "Chapter One\n\nIt was a bright cold day in April."
+
+
+def test_web_page_saved_as_mhtml_is_read_as_the_page(tmp_path: Path) -> None:
+    mhtml = ('From: <Saved by Blink>\r\nSubject: =?utf-8?Q?D=C3=A9j=C3=A0_vu_recipe?=\r\nMIME-Version: 1.0\r\n'
+             'Content-Type: multipart/related; type="text/html"; boundary="B"\r\n\r\n--B\r\n'
+             'Content-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+             '<html><body><h1>Cr=C3=A8me br=\r\n=C3=BBl=C3=A9e</h1><p>Whisk the yolks.</p></body></html>\r\n'
+             '--B\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+             + "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk\r\n" * 20 + "--B--\r\n")
+    for ext in ("mhtml", "mht"):
+        text = texts(parse_file(write(tmp_path, f"page.{ext}", mhtml)))
+        assert "Crème brûlée\n\nWhisk the yolks." in text
+        assert "iVBOR" not in text and "=C3" not in text

@@ -69,6 +69,7 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     **{e: ("text", "text:parse") for e in (_SOURCE_CODE + " " + _PLAIN_TEXT).split()},
     **{e: ("markdown", "markdown:parse") for e in _MARKDOWN},
     **{e: ("html", "html:parse") for e in ["html", "htm", "xhtml", "xht", "shtml"]},
+    **{e: ("html", "mail:parse") for e in ["mht", "mhtml"]},  # a web page saved as one file: MIME
     "fb2": ("html", "fb2:parse"),  # FictionBook: XML e-book, read with lxml
     "ipynb": ("text", "notebook:parse"),
     **{e: ("text", "contacts:parse") for e in ["vcf", "vcard", "ics", "ical", "ifb"]},
@@ -129,6 +130,9 @@ READER_CHANGES: dict[int, frozenset[str]] = {
                   "docx", "docm", "dotx", "dotm", "pptx", "pptm", "ppsx", "ppsm", "potx", "potm", "odt", "ott",
                   "odp", "otp", "fodp", "xlsx", "xlsm", "xltx", "xltm", "xlam", "xls", "xlt", "ods", "ots", "fods",
                   "doc", "dot", "pdf"]),  # PDF: sparse text no longer refused as a scan, rotated pages, unmapped glyphs
+    # HTML: self-closed <title/> in XHTML and EPUB, the nesting guard's false alarms; web pages
+    # saved as .mht/.mhtml (were raw MIME).
+    8: frozenset(["html", "htm", "xhtml", "xht", "shtml", "epub", "mht", "mhtml"]),
 }
 READERS_VERSION = max(READER_CHANGES)
 
