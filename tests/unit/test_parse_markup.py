@@ -89,3 +89,18 @@ def test_web_page_saved_as_mhtml_is_read_as_the_page(tmp_path: Path) -> None:
         text = texts(parse_file(write(tmp_path, f"page.{ext}", mhtml)))
         assert "Crème brûlée\n\nWhisk the yolks." in text
         assert "iVBOR" not in text and "=C3" not in text
+
+
+# --- text and data files ----------------------------------------------------------------------
+
+def test_unicode_escapes_in_json_and_properties_are_decoded(tmp_path: Path) -> None:
+    data = ('{"title": "\\u0412\\u0441\\u0442\\u0440\\u0435\\u0447\\u0430 \\u0432 \\u0411\\u0435\\u0440\\u043b\\u0438'
+            '\\u043d\\u0435", "city": "\\u6771\\u4eac", "emoji": "\\ud83d\\ude00", "path": "C:\\\\users\\\\u0041",'
+            ' "fb": "caf\\u00c3\\u00a9", "plain": "caf\\u00e9"}')
+    text = texts(parse_file(write(tmp_path, "notes.json", data)))
+    assert text == ('{"title": "Встреча в Берлине", "city": "東京", "emoji": "😀", "path": "C:\\\\users\\\\u0041",'
+                    ' "fb": "café", "plain": "café"}')
+    props = "greeting=\\u041f\\u0440\\u0438\\u0432\\u0435\\u0442\n"
+    assert texts(parse_file(write(tmp_path, "messages_ru.properties", props))) == "greeting=Привет"
+    # Not in other files: a \u in C source is source.
+    assert texts(parse_file(write(tmp_path, "a.c", 'char *s = "\\u00e9";'))) == 'char *s = "\\u00e9";'

@@ -131,8 +131,9 @@ READER_CHANGES: dict[int, frozenset[str]] = {
                   "odp", "otp", "fodp", "xlsx", "xlsm", "xltx", "xltm", "xlam", "xls", "xlt", "ods", "ots", "fods",
                   "doc", "dot", "pdf"]),  # PDF: sparse text no longer refused as a scan, rotated pages, unmapped glyphs
     # HTML: self-closed <title/> in XHTML and EPUB, the nesting guard's false alarms; web pages
-    # saved as .mht/.mhtml (were raw MIME).
-    8: frozenset(["html", "htm", "xhtml", "xht", "shtml", "epub", "mht", "mhtml"]),
+    # saved as .mht/.mhtml (were raw MIME); \uXXXX in JSON and .properties (were kept escaped).
+    8: frozenset(["html", "htm", "xhtml", "xht", "shtml", "epub", "mht", "mhtml",
+                  "json", "jsonc", "json5", "jsonl", "ndjson", "geojson", "properties"]),
 }
 READERS_VERSION = max(READER_CHANGES)
 

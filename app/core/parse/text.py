@@ -97,7 +97,30 @@ def decode_text_file(data: bytes, strict_binary: bool = False) -> str:
 def parse(path: str) -> list[Section]:
     with open(path, "rb") as f:
         data = f.read()
-    return _sections(decode_text_file(data))
+    text = decode_text_file(data)
+    ext = path.rsplit(".", 1)[-1].lower()
+    if ext in _UNICODE_ESCAPED and "\\u" in text:
+        text = _U_ESCAPES.sub(_unescape_run, text)
+    return _sections(text)
+
+
+# JSON written with ASCII only (Python's json default, API dumps, data exports) and Java
+# .properties (native2ascii) spell every other character as \uXXXX.
+_UNICODE_ESCAPED = frozenset("json jsonc json5 jsonl ndjson geojson properties".split())
+# A run of \uXXXX not itself escaped ("\\u0041" is a backslash and "u0041"), after any "\\" pairs.
+_U_ESCAPES = re.compile(r"(?<!\\)((?:\\\\)*)((?:\\u[0-9a-fA-F]{4})+)")
+
+
+def _unescape_run(m: re.Match[str]) -> str:
+    codes = [int(h, 16) for h in m.group(2).split("\\u")[1:]]
+    if len(codes) > 1 and all(0x80 <= c <= 0xFF for c in codes):
+        # Facebook and Instagram exports escape each UTF-8 byte ("\u00c3\u00a9" for "é").
+        try:
+            return m.group(1) + bytes(codes).decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    text = "".join(map(chr, codes))  # surrogate pairs joined below, lone halves replaced
+    return m.group(1) + text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def parse_unknown(path: str) -> list[Section]:
