@@ -133,7 +133,8 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     # HTML: self-closed <title/> in XHTML and EPUB, the nesting guard's false alarms; web pages
     # saved as .mht/.mhtml (were raw MIME); \uXXXX in JSON and .properties (were kept escaped).
     8: frozenset(["html", "htm", "xhtml", "xht", "shtml", "epub", "mht", "mhtml",
-                  "json", "jsonc", "json5", "jsonl", "ndjson", "geojson", "properties"]),
+                  "json", "jsonc", "json5", "jsonl", "ndjson", "geojson", "properties",
+                  "pdf"]),  # PDF: a page split where a bookmarked section starts
 }
 READERS_VERSION = max(READER_CHANGES)
 

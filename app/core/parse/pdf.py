@@ -1,18 +1,17 @@
-"""PDF through pypdfium2 (PDFium): one section per page, 1-based page numbers kept.
+"""PDF through pypdfium2 (PDFium): sections per page, 1-based page numbers kept.
 
 Chosen over pypdf after measuring both on the shared corpus (bench/PARSERS.md): about
 10x faster, and it rebuilds a broken cross-reference table by itself. pypdfium2 is
 not thread-safe; each parse worker is a process that uses it alone.
 
-Section headings come from the PDF's outline (bookmarks) when it has one: a page's
-heading path is that of the last bookmark that starts on or before it. A file is refused as
+Section headings come from the PDF's outline (bookmarks) when it has one: a page is split
+where a bookmark's title starts a line, each part under the bookmarks before it. A file is refused as
 a scan ("no text layer") when it has no text, or little text on pages most of which are
 covered by an image; little text alone (short slides, blank pages) is read.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
 from typing import Any
 
@@ -59,21 +58,11 @@ def _extract(doc: Any) -> list[Section]:
     import pypdfium2 as pdfium
 
     n_pages = len(doc)
-    outline = _outline(doc)
-    starts = [p for p, _, _ in outline]
-    path = HeadingPath()
-    applied = 0
     sections: list[Section] = []
     alnum = 0  # letters and digits, counted only until the no-text-layer bar is passed
     need = MIN_CHARS_PER_PAGE * max(n_pages, 1)
     failed = 0
     for i in range(n_pages):
-        # Bookmarks starting on or before this page set its heading path.
-        upto = bisect.bisect_right(starts, i)
-        while applied < upto:
-            _, level, title = outline[applied]
-            path.push(level, title)
-            applied += 1
         try:
             raw = _page_text(doc[i])
         except (pdfium.PdfiumError, ValueError, OSError, AssertionError):
@@ -83,20 +72,80 @@ def _extract(doc: Any) -> list[Section]:
         if text:
             if alnum < need:  # the whole page: its first characters may be a rule line ("=====")
                 alnum += sum(c.isalnum() for c in text)
-            sections.append(Section(text, i + 1, str(path)))
+            sections.append(Section(text, i + 1, ""))
     if n_pages and failed == n_pages:
         raise DamagedFile(f"damaged PDF: none of its {n_pages} pages could be read")
     sparse = n_pages >= 3 and alnum < MIN_CHARS_PER_PAGE * n_pages
     if n_pages and (alnum == 0 or (sparse and _mostly_scanned(doc))):
         raise NoTextLayer("PDF has no text layer (scanned images?)",
                           "Run OCR on it (e.g. ocrmypdf) to make its text searchable.")
-    return _without_running_lines(sections)
+    return _at_bookmarks(_without_running_lines(sections), _outline(doc))
+
+
+def _at_bookmarks(pages: list[Section], outline: list[tuple[int, int, str]]) -> list[Section]:
+    """Give each page's text its heading path, split where a bookmark's title starts a line.
+
+    A section that starts halfway down a page owns only the text below its title; the text
+    above it is the end of the section before. Labelled by the page's last bookmark, most of
+    a page carried the wrong heading (107 of debian-faq.pdf's 165 bookmarks labelled no text),
+    which the search results, the answer prompt and the vectors all took in. A title not found
+    on its page (drawn as an image, worded otherwise) applies from where the split has got to."""
+    path = HeadingPath()
+    out: list[Section] = []
+    b = 0
+    for page in pages:
+        i = (page.page or 1) - 1
+        while b < len(outline) and outline[b][0] < i:  # bookmarks of pages without text
+            path.push(outline[b][1], outline[b][2])
+            b += 1
+        lines = page.text.split("\n")
+        keys: list[str] | None = None
+        start = 0
+        while b < len(outline) and outline[b][0] == i:
+            _, level, title = outline[b]
+            b += 1
+            keys = keys if keys is not None else [_title_key(line) for line in lines]
+            j = _title_line(keys, _title_key(title), start)
+            if j is not None and j > start:
+                before = "\n".join(lines[start:j]).strip()
+                # A line or two is no passage of its own: the page's running header above the
+                # first title, or a title straight above its first sub-section's (whose words
+                # then stay searchable with the text below).
+                if len(before) >= SHORTEST_PART_CHARS:
+                    out.append(Section(before, page.page, str(path)))
+                    start = j
+            path.push(level, title)
+        rest = "\n".join(lines[start:]).strip() if start else page.text
+        if rest:
+            out.append(Section(rest, page.page, str(path)))
+    return out
+
+
+def _title_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _title_line(keys: list[str], title: str, start: int) -> int | None:
+    """The first line at or after ``start`` that begins with ``title`` (after a section number
+    such as "3.1.10"), the title's first words on it when it wraps onto the next line."""
+    head = title[:40]
+    if not head:
+        return None
+    for j in range(start, len(keys)):
+        line = keys[j]
+        if len(line) < len(head) and j + 1 < len(keys):
+            line = f"{line} {keys[j + 1]}"
+        at = line.find(head)
+        if 0 <= at <= 12 and not any(c.isalpha() for c in line[:at]):
+            return j
+    return None
 
 
 _DIGITS = re.compile(r"\d+")
 _PAGE_NUMBER = re.compile(r"[-–—\s]*(?:(?:page|p\.|pg\.|seite|página|pagina|page no\.)\s*)?#"
                           r"(?:\s*(?:of|/|von|de|di|sur)\s*#)?[-–—\s]*")
 RUNNING_MIN_PAGES = 4
+SHORTEST_PART_CHARS = 120  # the least text a bookmark's title splits off a page
 
 
 def _without_running_lines(sections: list[Section]) -> list[Section]:
