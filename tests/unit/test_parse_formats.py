@@ -961,7 +961,7 @@ def test_fb2_sections_without_binary(tmp_path: Path) -> None:
 <section><title><p>One</p></title><p>First text.</p></section></body>
 <binary id="i" content-type="image/png">QUJDREVGR0g=</binary></FictionBook>"""
     sections = parse_file(write(tmp_path, "t.fb2", fb2))
-    assert sections == [Section("One\n\nFirst text.", None, "Tale > One")]
+    assert sections == [Section("Tale\n\nOne\n\nFirst text.", None, "Tale > One")]
 
 
 def test_fb2_catalogue_card_comes_first(tmp_path: Path) -> None:

@@ -104,3 +104,17 @@ def test_unicode_escapes_in_json_and_properties_are_decoded(tmp_path: Path) -> N
     assert texts(parse_file(write(tmp_path, "messages_ru.properties", props))) == "greeting=Привет"
     # Not in other files: a \u in C source is source.
     assert texts(parse_file(write(tmp_path, "a.c", 'char *s = "\\u00e9";'))) == 'char *s = "\\u00e9";'
+
+
+# --- headings -------------------------------------------------------------------------------
+
+def test_a_heading_followed_by_a_sub_heading_stays_searchable(tmp_path: Path) -> None:
+    md = "# Zanzibar handbook\n\n## Ferries\n\nThey leave at nine.\n\n### Fares\n\n#### Adults\n\nTen dollars.\n"
+    assert [(s.heading, s.text) for s in parse_file(write(tmp_path, "h.md", md))] == [
+        ("Zanzibar handbook > Ferries", "Zanzibar handbook\n\nFerries\n\nThey leave at nine."),
+        ("Zanzibar handbook > Ferries > Fares > Adults", "Fares\n\nAdults\n\nTen dollars.")]
+    page = "<h1>Zanzibar handbook</h1><h2>Ferries</h2><p>They leave at nine.</p><h2>Empty</h2><h2>Last</h2>"
+    assert [(s.heading, s.text) for s in parse_file(write(tmp_path, "h.html", page))] == [
+        ("Zanzibar handbook > Ferries", "Zanzibar handbook\n\nFerries\n\nThey leave at nine."),
+        ("Zanzibar handbook > Empty", "Empty"),
+        ("Zanzibar handbook > Last", "Last")]

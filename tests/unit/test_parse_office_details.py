@@ -227,6 +227,6 @@ def test_docx_automatic_numbers_are_read_as_word_shows_them(tmp_path: Path) -> N
     assert [(s.heading, s.text) for s in sections] == [
         ("1. Definitions", "1. Definitions\n\nWords mean what they say."),
         ("2. Ending the lease > 2.1 Notice",
-         "2.1 Notice\n\n(a) in writing;\n\ni. signed;\n\nii. dated;\n\n(b) delivered."),
+         "2. Ending the lease\n\n2.1 Notice\n\n(a) in writing;\n\ni. signed;\n\nii. dated;\n\n(b) delivered."),
         ("2. Ending the lease > 2.2 Termination", "2.2 Termination\n\n(a) A new list.\n\nA bullet."),
         ("Not numbered", "Not numbered")]

@@ -130,9 +130,11 @@ class SectionBuilder:
     """Collects text parts under the current heading; one Section per heading with a body.
 
     The heading's own title is the first line of its section's text (so full-text search
-    finds it). A heading directly followed by a deeper heading yields no section: its
-    title lives on in the sub-heading's path. A heading with no body and no sub-heading
-    (a title-only document, say) becomes a section holding just its title.
+    finds it). A heading directly followed by a deeper heading yields no section of its own:
+    its title lives on in the sub-heading's path and is carried into the sub-heading's text
+    ("Zanzibar handbook\n\nFerries\n\n..."), since search reads the text, not the path. A
+    heading with no body and no sub-heading (a title-only document, say) becomes a section
+    holding just its title.
     """
 
     def __init__(self, page: int | None = None, code: bool = False,
@@ -142,6 +144,7 @@ class SectionBuilder:
         self.page = page
         self._clean = clean or (clean_code if code else clean_prose)
         self._title = ""
+        self._carried = ""  # titles of body-less headings above this one
         self._level = 0
         self._parts: list[str] = []
         self._pending: tuple[int, Section] | None = None  # a body-less heading, undecided
@@ -152,8 +155,12 @@ class SectionBuilder:
 
     def heading(self, level: int, title: str) -> None:
         self.flush()
-        if self._pending is not None and level <= self._pending[0]:
-            self.sections.append(self._pending[1])
+        self._carried = ""
+        if self._pending is not None:
+            if level <= self._pending[0]:
+                self.sections.append(self._pending[1])
+            else:
+                self._carried = self._pending[1].text
         self._pending = None
         title = clean_prose(title).replace("\n", " ")
         self.path.push(level, title)
@@ -163,12 +170,15 @@ class SectionBuilder:
     def flush(self) -> None:
         body = self._clean("\n\n".join(self._parts))
         self._parts = []
+        titles = f"{self._carried}\n\n{self._title}" if self._carried and self._title else \
+            self._carried or self._title
         if body:
-            text = f"{self._title}\n\n{body}" if self._title else body
+            text = f"{titles}\n\n{body}" if titles else body
             self.sections.append(Section(text, self.page, str(self.path)))
-        elif self._title:
-            self._pending = (self._level, Section(self._title, self.page, str(self.path)))
+        elif titles:
+            self._pending = (self._level, Section(titles, self.page, str(self.path)))
         self._title = ""
+        self._carried = ""
 
     def finish(self) -> list[Section]:
         self.flush()

@@ -106,7 +106,7 @@ def parse(path: str) -> list[Section]:
 
 # JSON written with ASCII only (Python's json default, API dumps, data exports) and Java
 # .properties (native2ascii) spell every other character as \uXXXX.
-_UNICODE_ESCAPED = frozenset("json jsonc json5 jsonl ndjson geojson properties".split())
+_UNICODE_ESCAPED = frozenset(["json", "jsonc", "json5", "jsonl", "ndjson", "geojson", "properties"])
 # A run of \uXXXX not itself escaped ("\\u0041" is a backslash and "u0041"), after any "\\" pairs.
 _U_ESCAPES = re.compile(r"(?<!\\)((?:\\\\)*)((?:\\u[0-9a-fA-F]{4})+)")
 
