@@ -118,3 +118,39 @@ def test_a_heading_followed_by_a_sub_heading_stays_searchable(tmp_path: Path) ->
         ("Zanzibar handbook > Ferries", "Zanzibar handbook\n\nFerries\n\nThey leave at nine."),
         ("Zanzibar handbook > Empty", "Empty"),
         ("Zanzibar handbook > Last", "Last")]
+
+
+# --- HTML: what the walk keeps and joins ---------------------------------------------------
+
+def test_html_headings_are_not_split_at_inline_tags_and_hold_no_script(tmp_path: Path) -> None:
+    page = ('<h1><span class="dropcap">C</span>HAPTER <span class="sc">O</span>NE<script>var x;</script></h1>'
+            '<p>It was night.</p><h2><span lang=EN-GB>Project over</span><span lang=EN-GB>view</span></h2>'
+            '<p>Body.</p><h2>Java<b>Script</b><br>Guide</h2><p>Text.</p>')
+    sections = parse_file(write(tmp_path, "h.html", page))
+    assert [s.heading for s in sections] == [
+        "CHAPTER ONE", "CHAPTER ONE > Project overview", "CHAPTER ONE > JavaScript Guide"]
+    assert sections[0].text == "CHAPTER ONE\n\nIt was night."
+
+
+def test_ruby_readings_do_not_split_the_word(tmp_path: Path) -> None:
+    page = "<p>Japanese: <ruby>漢<rp>(</rp><rt>かん</rt><rp>)</rp>字<rp>(</rp><rt>じ</rt><rp>)</rp></ruby>を読む</p>"
+    assert texts(parse_file(write(tmp_path, "r.html", page))) == "Japanese: 漢字を読む"
+
+
+def test_footnote_references_are_not_glued_to_the_word_before(tmp_path: Path) -> None:
+    page = ('<p>As Smith<a href="#fn1" class="footnote-ref" role="doc-noteref"><sup>1</sup></a> argued, '
+            'Jones<sup><a href="#fn2">2</a></sup> too, Lee<a epub:type="noteref" href="#n3">3</a> not, '
+            'and x<sup>2</sup> is a square.</p>')
+    assert texts(parse_file(write(tmp_path, "f.html", page))) == \
+        "As Smith 1 argued, Jones 2 too, Lee 3 not, and x2 is a square."
+
+
+def test_navigation_roles_svg_titles_and_custom_elements(tmp_path: Path) -> None:
+    page = ('<html><head><title>Annual report</title></head><body>'
+            '<div class="related" role="navigation"><h3>Navigation</h3><a>index</a> | <a>next</a></div>'
+            '<div role="Search"><h3>Quick search</h3></div>'
+            '<svg><title>Search icon</title></svg><p><my-card>four</my-card><my-card>five</my-card></p>'
+            '<div class="sphinxsidebar" role="navigation"><h3>This Page</h3><p>Show Source</p></div></body></html>')
+    assert parse_file(write(tmp_path, "n.html", page)) == [Section("Annual report\n\nfour five", None)]
+    page = "<html><body><svg><title>Search icon</title></svg><p>Body.</p></body></html>"
+    assert texts(parse_file(write(tmp_path, "s.html", page))) == "Body."

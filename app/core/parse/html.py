@@ -1,8 +1,9 @@
 """HTML and XHTML through selectolax (lexbor): visible text, one section per h1-h6.
 
-Dropped: script, style, noscript, template, svg, iframe, object, nav and the whole
-<head> except <title>. Block elements become paragraph breaks, list items and table
-rows line breaks, table cells " | ".
+Dropped: script, style, noscript, template, svg, iframe, object, nav (and elements with
+role="navigation" or "search"), ruby readings (<rt>, <rp>) and the whole <head> except
+<title>. Block elements become paragraph breaks, list items and table rows line breaks,
+table cells " | ".
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ from __future__ import annotations
 import html as html_lib
 import re
 from collections import Counter
+from typing import Any
 
 from app.core.parse import Section
 from app.core.parse._common import SectionBuilder, clean_prose, declared_charset, decode_bytes
 
 # <noframes> and <noembed> hold markup the parser keeps as raw text ("<H2>Frame Alert</H2>"),
-# a fallback message for old browsers.
+# a fallback message for old browsers. <rt> and <rp> are the readings in <ruby> ("漢(かん)字(じ)"):
+# left in, they split the word they annotate.
 _DROP = frozenset({"script", "style", "noscript", "template", "svg", "head", "iframe", "object",
                    "embed", "canvas", "nav", "audio", "video", "map", "-comment", "!doctype", "noframes",
-                   "noembed"})
+                   "noembed", "rt", "rp"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BLOCK = frozenset({
     "p", "div", "section", "article", "main", "aside", "header", "footer", "blockquote", "pre", "ul", "ol",
@@ -180,20 +183,25 @@ def parse_html(data: bytes | str, with_title: bool = True) -> list[Section]:
     tree = LexborHTMLParser(data)
     title = ""
     if with_title:
-        node = tree.css_first("title")
+        node = tree.css_first("head > title")  # not an <svg>'s <title> (an icon's name)
         title = _WS.sub(" ", node.text(deep=True)).strip() if node is not None else ""
+    if "role=" in data:  # Sphinx's sidebars and link bars, like <nav>
+        for node in tree.css('[role="navigation" i], [role="search" i]'):
+            node.decompose()
     root = tree.root
     out = SectionBuilder(clean=_clean)
     if root is None:
         return []
+    notes = "noteref" in data or "footnote-ref" in data
 
     parts: list[str] = []
+    sink = parts  # where text goes: the body, or a heading's title while inside one
     first = True
 
     def flush() -> None:
-        nonlocal parts, first
+        nonlocal first
         text = "".join(parts)
-        parts = []
+        parts.clear()
         if first and text.strip():
             # The title goes with the first text, also when a heading comes first (it was
             # lost then), unless that heading says the same.
@@ -203,9 +211,18 @@ def parse_html(data: bytes | str, with_title: bool = True) -> list[Section]:
                 text = f"{title}\n\n{text}"
         out.add(text)
 
+    def end_heading() -> None:
+        nonlocal sink
+        # Sphinx and friends end headings with a "¶" permalink.
+        out.heading(heading_level, "".join(sink).strip().rstrip("¶#").strip())
+        sink = parts
+
     # Iterative pre-order walk (a recursive one would overflow on crafted nesting).
     node = root
     pre = 0
+    depth = 0
+    heading_depth = -1  # the depth of the heading being read, -1 outside headings
+    heading_level = 0
     while True:
         tag = node.tag
         if tag == "-text":
@@ -213,41 +230,77 @@ def parse_html(data: bytes | str, with_title: bool = True) -> list[Section]:
             if t:
                 # Newlines in running text are spaces; the rest of the whitespace is
                 # collapsed once per section by clean_prose (cheaper than per node).
-                parts.append(t if pre else t.replace("\r", " ").replace("\n", " "))
-        elif tag in _HEADINGS:
+                sink.append(t if pre else t.replace("\r", " ").replace("\n", " "))
+        elif tag in _HEADINGS and heading_depth < 0:
             flush()
-            # Sphinx and friends end headings with a "¶" permalink.
-            out.heading(int(tag[1]), node.text(deep=True, separator=" ").strip().rstrip("¶#").strip())
+            # Its text comes from the same walk: inline tags ("<span>C</span>HAPTER") join
+            # without a space, and scripts inside are dropped.
+            heading_level, heading_depth, sink = int(tag[1]), depth, []
+            child = node.child
+            if child is not None:
+                node, depth = child, depth + 1
+                continue
+            end_heading()
+            heading_depth = -1
         elif tag and tag not in _DROP and tag[0] != "-":  # no tag: <?php ... ?>, a processing instruction
             if tag in _BLOCK:
-                parts.append("\n\n")
+                sink.append("\n\n")
             elif tag in _LINE:
-                parts.append("\n")
+                sink.append("\n")
             elif tag in _CELL:
-                parts.append(" | ")
+                sink.append(" | ")
+            elif (tag == "sup" and _holds_only_a_link(node)) or (notes and tag == "a" and _is_note_ref(node)) \
+                    or "-" in tag:
+                # A footnote mark is not part of the word before it ("Smith1"), nor are the
+                # words of custom elements one word ("<my-card>four</my-card><my-card>five").
+                sink.append(" ")
             child = node.child
             if child is not None:
                 if tag == "pre":
                     pre += 1
-                node = child
+                node, depth = child, depth + 1
                 continue
         # No descent: go to the next sibling, climbing out of finished parents.
         nxt = node.next
         while nxt is None:
             node = node.parent
+            depth -= 1
             if node is None:
                 break
             ptag = node.tag
             if ptag == "-document":
                 node = None
                 break
+            if depth == heading_depth:
+                end_heading()
+                heading_depth = -1
             if ptag == "pre":
                 pre -= 1
             if ptag in _BLOCK:
-                parts.append("\n\n")
+                sink.append("\n\n")
             nxt = node.next
         if node is None:
             break
         node = nxt
     flush()
     return out.finish()
+
+
+def _holds_only_a_link(node: Any) -> bool:
+    """Whether an element's content is one link and nothing else but spaces (<sup><a>1</a></sup>)."""
+    links = 0
+    child = node.child
+    while child is not None:
+        if child.tag == "a":
+            links += 1
+        elif child.tag != "-text" or (child.text_content or "").strip():
+            return False
+        child = child.next
+    return links == 1
+
+
+def _is_note_ref(node: Any) -> bool:
+    """A footnote reference as Pandoc, Calibre, Word and EPUB 3 mark it."""
+    attrs = node.attributes
+    return attrs.get("role") == "doc-noteref" or "noteref" in (attrs.get("epub:type") or "") \
+        or "footnote-ref" in (attrs.get("class") or "").split()
