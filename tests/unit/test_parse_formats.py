@@ -193,19 +193,20 @@ def test_whitespace_clean_up_equals_the_plain_regex_pipeline() -> None:
     from app.core.parse import _common as c
 
     def prose(text: str) -> str:
-        for rx, repl in ((c._NEWLINES, "\n"), (c._JUNK, ""), (c._HSPACE, " "), (c._SPACE_NL, "\n"),
-                         (c._BLANKS, "\n\n")):
+        for rx, repl in ((c._NEWLINES, "\n"), (c._ANSI, ""), (c._JUNK, ""), (c._HSPACE, " "),
+                         (c._SPACE_NL, "\n"), (c._BLANKS, "\n\n")):
             text = rx.sub(repl, text)
         return text.strip()
 
     def code(text: str) -> str:
-        text = c._JUNK.sub("", c._NEWLINES.sub("\n", text))
+        text = c._JUNK.sub("", c._ANSI.sub("", c._NEWLINES.sub("\n", text)))
         text = "\n".join(line.rstrip() for line in text.split("\n"))
         return c._BLANKS.sub("\n\n", text).strip("\n")
 
     rng = random.Random(7)
     alphabet = "ab. \t\n\r\x0b\x0c\x85\u2028\u2029\x00\x07\u200b\u00ad\ufeff\u00a0\u3000\u2003é"
-    samples = ["", "plain text", "a  b", "a \n b", "a\r\n\r\n\r\nb", "x\u2028y", "tab\there", "\n\n\n"]
+    samples = ["", "plain text", "a  b", "a \n b", "a\r\n\r\n\r\nb", "x\u2028y", "tab\there", "\n\n\n",
+               "\x1b[1;31mERROR\x1b[0m  x", "\x1b]0;title\x07a \n b"]
     samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) for _ in range(20_000)]
     for s in samples:
         assert c.clean_prose(s) == prose(s), repr(s)

@@ -154,3 +154,11 @@ def test_navigation_roles_svg_titles_and_custom_elements(tmp_path: Path) -> None
     assert parse_file(write(tmp_path, "n.html", page)) == [Section("Annual report\n\nfour five", None)]
     page = "<html><body><svg><title>Search icon</title></svg><p>Body.</p></body></html>"
     assert texts(parse_file(write(tmp_path, "s.html", page))) == "Body."
+
+
+def test_terminal_escape_sequences_are_removed_whole_from_logs(tmp_path: Path) -> None:
+    log = ("\x1b[1;31mERROR\x1b[0m database connection refused\n"
+           "\x1b[33mWARNING\x1b[39;49m retry \x1b[2K\x1b[1A\x1b(Bin 5 s\n"
+           "\x1b]0;build #42\x07\x1b]8;;https://ci.example/42\x1b\\details\x1b]8;;\x1b\\ here\n")
+    assert texts(parse_file(write(tmp_path, "ci.log", log))) == (
+        "ERROR database connection refused\nWARNING retry in 5 s\ndetails here")

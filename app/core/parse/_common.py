@@ -30,6 +30,10 @@ _OTHER_NEWLINES = "\r\x0b\x0c\x85\u2028\u2029"
 # C0 controls except \t and \n, DEL, zero-width characters, BOM, soft hyphen, and U+FFFE
 # (pdfium's marker for a word hyphenated at a line end: "dis\ufffetribution").
 _JUNK = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\u200b\u200c\u200d\u2060\ufeff\u00ad\ufffe]")
+# Terminal escape sequences (colours and cursor moves in logs, CI output, `script` captures):
+# CSI "ESC [ ... m", OSC "ESC ] ... BEL" (window titles, links), and two-byte escapes. Left in,
+# "\x1b[1;31mERROR" is the word "31mERROR" once the ESC is gone.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]")
 _HSPACE = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _ODD_HSPACE = re.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")  # not a plain space
 _SPACE_NL = re.compile(r" ?\n ?")
@@ -45,6 +49,8 @@ def clean_prose(text: str) -> str:
     # faster than a regex scan of text that needs nothing (most of it), and parsing plain
     # text spent half its time here.
     text = _newlines(text)
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
     if _JUNK.search(text):
         text = _JUNK.sub("", text)
     if "  " in text or _ODD_HSPACE.search(text):
@@ -62,6 +68,8 @@ def clean_code(text: str) -> str:
     if not text:
         return ""
     text = _newlines(text)
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
     if _JUNK.search(text):
         text = _JUNK.sub("", text)
     # Per-line rstrip, not a regex: "[ \t]+\n" is quadratic on a long run of spaces.
