@@ -131,9 +131,13 @@ READER_CHANGES: dict[int, frozenset[str]] = {
                   "odp", "otp", "fodp", "xlsx", "xlsm", "xltx", "xltm", "xlam", "xls", "xlt", "ods", "ots", "fods",
                   "doc", "dot", "pdf"]),  # PDF: sparse text no longer refused as a scan, rotated pages, unmapped glyphs
     # HTML: self-closed <title/> in XHTML and EPUB, the nesting guard's false alarms; web pages
-    # saved as .mht/.mhtml (were raw MIME); \uXXXX in JSON and .properties (were kept escaped).
+    # saved as .mht/.mhtml (were raw MIME); \uXXXX in JSON and .properties (were kept escaped);
+    # a heading followed by a sub-heading is in the sub-heading's text (was only in its path):
+    # every reader with headings, and mail whose HTML body has them; terminal colour codes in logs.
     8: frozenset(["html", "htm", "xhtml", "xht", "shtml", "epub", "mht", "mhtml",
                   "json", "jsonc", "json5", "jsonl", "ndjson", "geojson", "properties",
+                  *_MARKDOWN, "ipynb", "docx", "docm", "dotx", "dotm", "odt", "ott", "fb2",
+                  "eml", "emlx", "mbox", "mbx", "msg", SNIFF, "log", "out", "err", "txt", "text",
                   "pdf"]),  # PDF: a page split where a bookmarked section starts
 }
 READERS_VERSION = max(READER_CHANGES)
