@@ -162,3 +162,32 @@ def test_terminal_escape_sequences_are_removed_whole_from_logs(tmp_path: Path) -
            "\x1b]0;build #42\x07\x1b]8;;https://ci.example/42\x1b\\details\x1b]8;;\x1b\\ here\n")
     assert texts(parse_file(write(tmp_path, "ci.log", log))) == (
         "ERROR database connection refused\nWARNING retry in 5 s\ndetails here")
+
+
+# --- Markdown and notebooks -------------------------------------------------------------------
+
+def test_markdown_images_pasted_as_base64_are_left_out_with_their_alt_text_kept(tmp_path: Path) -> None:
+    blob = "QUJD" * 50_000
+    md = (f"# Trip\n\nThe lighthouse at dawn.\n\n![lighthouse](data:image/jpeg;base64,{blob})\n\n"
+          f'<img alt="x" src="data:image/png;base64,{blob}">\n\nBack home.\n')
+    assert parse_file(write(tmp_path, "trip.md", md)) == [
+        Section("Trip\n\nThe lighthouse at dawn.\n\nlighthouse\n\nBack home.", None, "Trip")]
+
+
+def test_notebook_image_tags_without_an_end_stay_linear(tmp_path: Path) -> None:
+    import json
+
+    cell = {"cell_type": "markdown", "source": "data: " + "<img " * 20_000}
+    start = time.perf_counter()
+    parse_file(write(tmp_path, "n.ipynb", json.dumps({"cells": [cell]})))
+    assert time.perf_counter() - start < 2
+
+
+def test_notebook_with_malformed_worksheets_or_cells_is_damaged(tmp_path: Path) -> None:
+    import pytest
+
+    from app.core.errors import DamagedFile
+
+    for name, nb in (("ws.ipynb", '{"worksheets": 5}'), ("cells.ipynb", '{"worksheets": [{"cells": 7}]}')):
+        with pytest.raises(DamagedFile, match="no cells"):
+            parse_file(write(tmp_path, name, nb))

@@ -26,7 +26,21 @@ _NOT_PARAGRAPH = re.compile(r" {0,3}(?:[-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|>
 def parse(path: str) -> list[Section]:
     with open(path, "rb") as f:
         data = f.read()
-    return parse_text(decode_text_file(data))
+    return parse_text(without_data_images(decode_text_file(data)))
+
+
+# An image pasted as a data: URI (Typora, Obsidian, VS Code, Jupyter) is ~100 KB of base64
+# that would become hundreds of chunks; its alt text stays.
+_DATA_IMAGE_MD = re.compile(r"!\[([^\]\n]*)\]\(\s*<?data:[^)\s]*\s*(?:\"[^\"]*\")?\s*\)")
+# [^<>] and not [^>]: an <img without its ">" must not make every later one scan to the end.
+_DATA_IMAGE_HTML = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*[\"']?data:[^<>]*>", re.I)
+
+
+def without_data_images(text: str) -> str:
+    """``text`` without images embedded as data: URIs, Markdown (alt text kept) or <img>."""
+    if "data:" not in text:
+        return text
+    return _DATA_IMAGE_MD.sub(r"\1", _DATA_IMAGE_HTML.sub("", text))
 
 
 def parse_text(text: str) -> list[Section]:

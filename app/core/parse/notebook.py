@@ -13,7 +13,7 @@ import re
 from app.core.errors import DamagedFile
 from app.core.parse import Section
 from app.core.parse._common import describe
-from app.core.parse.markdown import open_fence, parse_text
+from app.core.parse.markdown import open_fence, parse_text, without_data_images
 from app.core.parse.text import decode_text_file
 
 
@@ -26,8 +26,11 @@ def parse(path: str) -> list[Section]:
         raise DamagedFile(f"damaged notebook (not valid JSON): {describe(exc)}") from None
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if cells is None and isinstance(nb, dict):  # nbformat 3 kept cells inside worksheets
-        sheets = [ws for ws in nb.get("worksheets") or [] if isinstance(ws, dict)]
-        cells = [c for ws in sheets for c in ws.get("cells") or []]
+        sheets = nb.get("worksheets")
+        if not isinstance(sheets, list) or not all(isinstance(ws.get("cells", []), list)
+                                                    for ws in sheets if isinstance(ws, dict)):
+            raise DamagedFile("damaged notebook: no cells")
+        cells = [c for ws in sheets if isinstance(ws, dict) for c in ws.get("cells") or []]
     if not isinstance(cells, list):
         raise DamagedFile("damaged notebook: no cells")
     parts: list[str] = []
@@ -43,7 +46,7 @@ def parse(path: str) -> list[Section]:
             continue
         kind = cell.get("cell_type")
         if kind == "markdown":
-            text = _DATA_IMAGE_MD.sub(r"\1", _DATA_IMAGE_HTML.sub("", text))  # pasted images, base64
+            text = without_data_images(text)  # pasted images, base64
             # Jupyter renders each cell alone: a fence left open must not swallow later cells.
             fence = open_fence(text)
             parts.append(f"{text}\n{fence}" if fence else text)
@@ -59,7 +62,4 @@ def parse(path: str) -> list[Section]:
     return parse_text("\n\n".join(parts))
 
 
-# An image pasted into a markdown cell is a data: URI of ~100 KB of base64; its alt text stays.
-_DATA_IMAGE_MD = re.compile(r"!\[([^\]\n]*)\]\(\s*<?data:[^)\s]*\s*(?:\"[^\"]*\")?\s*\)")
-_DATA_IMAGE_HTML = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']?data:[^>]*>", re.I)
 _BACKTICKS = re.compile(r"`{3,}")
