@@ -191,3 +191,37 @@ def test_notebook_with_malformed_worksheets_or_cells_is_damaged(tmp_path: Path) 
     for name, nb in (("ws.ipynb", '{"worksheets": 5}'), ("cells.ipynb", '{"worksheets": [{"cells": 7}]}')):
         with pytest.raises(DamagedFile, match="no cells"):
             parse_file(write(tmp_path, name, nb))
+
+
+# --- subtitles --------------------------------------------------------------------------------
+
+def test_subtitles_keep_hearts_cues_without_milliseconds_and_repeated_lines(tmp_path: Path) -> None:
+    srt = ("1\n00:00:01,000 --> 00:00:02,000\nHello &amp; welcome <i>friends</i>\n\n"
+           "2\n00:00:03 --> 00:00:04\nNo millis cue\n\n"
+           "3\n00:00:05,000 --> 00:00:06,000\nNo.\n\n4\n00:00:07,000 --> 00:00:08,000\nNo.\n\n"
+           "5\n00:00:09.000 --> 00:00:10.000\nI <3 you and 3 < 4 > 2\n")
+    assert texts(parse_file(write(tmp_path, "a.srt", srt))) == (
+        "Hello & welcome friends\nNo millis cue\nNo.\nNo.\nI <3 you and 3 < 4 > 2")
+    # Auto-generated captions: the line repeated in a blink-long cue is said once.
+    vtt = ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nthe blue\n\n00:00:02.000 --> 00:00:02.010\nthe blue\n\n"
+           "00:00:02.010 --> 00:00:04.000\nthe blue\nshed\n")
+    assert texts(parse_file(write(tmp_path, "a.vtt", vtt))) == "the blue\nshed"
+
+
+def test_subtitle_line_of_many_angle_brackets_stays_linear(tmp_path: Path) -> None:
+    srt = "1\n00:00:01,000 --> 00:00:02,000\n" + "a <b " * 100_000 + "\n"
+    start = time.perf_counter()
+    parse_file(write(tmp_path, "lt.srt", srt))
+    assert time.perf_counter() - start < 2
+
+
+def test_ass_and_ssa_subtitles_give_the_dialogue_only(tmp_path: Path) -> None:
+    ass = ("[Script Info]\nTitle: Demo\nScriptType: v4.00+\n\n[V4+ Styles]\nFormat: Name, Fontname, Fontsize\n"
+           "Style: Default,Arial,20\n\n[Events]\n"
+           "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+           "Dialogue: 0,0:00:01.00,0:00:03.00,Default,,0,0,0,,{\\i1}We should meet{\\i0}\\Nnear the harbour, ok\n"
+           "Comment: 0,0:00:03.00,0:00:04.00,Default,,0,0,0,,not said\n"
+           "Dialogue: 0,0:00:04.00,0:00:06.00,Default,,0,0,0,,{\\an8}Bring the\\nmaps\\hplease\n")
+    expected = "We should meet near the harbour, ok\nBring the maps please"
+    assert texts(parse_file(write(tmp_path, "e.ass", ass))) == expected
+    assert texts(parse_file(write(tmp_path, "e.ssa", ass.replace("Layer", "Marked")))) == expected

@@ -54,7 +54,7 @@ _PLAIN_TEXT = (
     "txt text log out err rst rest tex latex ltx bib bst cls sty dtx ins adoc asciidoc asc org "
     "textile wiki mediawiki creole pod man nfo diz 1st me json jsonc json5 jsonl ndjson geojson yaml "
     "yml toml ini cfg conf config properties prop env editorconfig xml xsd xsl xslt dtd rng rnc wsdl "
-    "xaml xul rss atom opml kml gpx plist ass ssa lrc diff patch csproj vbproj fsproj "
+    "xaml xul rss atom opml kml gpx plist lrc diff patch csproj vbproj fsproj "
     "vcxproj sln props targets pom resx manifest mf in am ac m4 po "
     "info changelog license authors readme gitignore gitattributes dockerignore npmignore htaccess lock "
     "sum mod"
@@ -73,7 +73,7 @@ _EXTENSIONS: dict[str, tuple[str, str]] = {
     "fb2": ("html", "fb2:parse"),  # FictionBook: XML e-book, read with lxml
     "ipynb": ("text", "notebook:parse"),
     **{e: ("text", "contacts:parse") for e in ["vcf", "vcard", "ics", "ical", "ifb"]},
-    **{e: ("text", "subtitles:parse") for e in ["srt", "vtt", "sbv"]},
+    **{e: ("text", "subtitles:parse") for e in ["srt", "vtt", "sbv", "ass", "ssa"]},
     "csv": ("csv", "csv:parse"),
     "tsv": ("csv", "csv:parse"),
     "tab": ("csv", "csv:parse"),
@@ -133,11 +133,12 @@ READER_CHANGES: dict[int, frozenset[str]] = {
     # HTML: self-closed <title/> in XHTML and EPUB, the nesting guard's false alarms; web pages
     # saved as .mht/.mhtml (were raw MIME); \uXXXX in JSON and .properties (were kept escaped);
     # a heading followed by a sub-heading is in the sub-heading's text (was only in its path):
-    # every reader with headings, and mail whose HTML body has them; terminal colour codes in logs.
+    # every reader with headings, and mail whose HTML body has them; terminal colour codes in logs;
     8: frozenset(["html", "htm", "xhtml", "xht", "shtml", "epub", "mht", "mhtml",
                   "json", "jsonc", "json5", "jsonl", "ndjson", "geojson", "properties",
                   *_MARKDOWN, "ipynb", "docx", "docm", "dotx", "dotm", "odt", "ott", "fb2",
                   "eml", "emlx", "mbox", "mbx", "msg", SNIFF, "log", "out", "err", "txt", "text",
+                  "srt", "vtt", "sbv", "ass", "ssa",  # subtitles: "<3", cues without milliseconds, .ass
                   "pdf"]),  # PDF: a page split where a bookmarked section starts
 }
 READERS_VERSION = max(READER_CHANGES)
