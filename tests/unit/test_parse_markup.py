@@ -225,3 +225,23 @@ def test_ass_and_ssa_subtitles_give_the_dialogue_only(tmp_path: Path) -> None:
     expected = "We should meet near the harbour, ok\nBring the maps please"
     assert texts(parse_file(write(tmp_path, "e.ass", ass))) == expected
     assert texts(parse_file(write(tmp_path, "e.ssa", ass.replace("Layer", "Marked")))) == expected
+
+
+def test_html_with_an_unknown_extension_is_read_as_html(tmp_path: Path) -> None:
+    from app.core.parse import sniffed_kind
+
+    page = ("\ufeff<!-- saved by wget -->\n<!DOCTYPE html><html><head><title>Forum</title><style>p{x:1}</style>"
+            "</head><body><p>Tom &amp; Jerry&hellip;</p><script>var a = 1;</script></body></html>")
+    path = write(tmp_path, "viewtopic.php?t=123", page)
+    assert parse_file(path) == [Section("Forum\n\nTom & Jerry…", None)]
+    assert sniffed_kind(path) == "html"
+    assert sniffed_kind(write(tmp_path, "notes", "<b>not a page</b>")) == "text"
+
+
+def test_xml_character_references_are_decoded(tmp_path: Path) -> None:
+    feed = ('<?xml version="1.0"?><rss><item><title>Caf&#233; opening in M&#xFC;nchen</title>'
+            "<description>Fish &amp; chips &lt;b&gt;&hellip;</description></item></rss>")
+    assert texts(parse_file(write(tmp_path, "feed.xml", feed))) == (
+        '<?xml version="1.0"?><rss><item><title>Café opening in München</title>'
+        "<description>Fish & chips <b>&hellip;</description></item></rss>")
+    assert texts(parse_file(write(tmp_path, "feed.txt", "Caf&#233;"))) == "Caf&#233;"  # only XML files

@@ -139,6 +139,8 @@ READER_CHANGES: dict[int, frozenset[str]] = {
                   *_MARKDOWN, "ipynb", "docx", "docm", "dotx", "dotm", "odt", "ott", "fb2",
                   "eml", "emlx", "mbox", "mbx", "msg", SNIFF, "log", "out", "err", "txt", "text",
                   "srt", "vtt", "sbv", "ass", "ssa",  # subtitles: "<3", cues without milliseconds, .ass
+                  "xml", "xsd", "xsl", "xslt", "rng", "wsdl", "xaml", "xul", "rss", "atom", "opml", "kml", "gpx",
+                  "plist", "resx", "csproj", "vbproj", "fsproj", "vcxproj", "props", "targets", "pom",  # &#233;
                   "pdf"]),  # PDF: a page split where a bookmarked section starts
 }
 READERS_VERSION = max(READER_CHANGES)
@@ -254,10 +256,10 @@ def kind_of_name(name: str) -> str | None:
 def sniffed_kind(path: str) -> str:
     """The kind of a file ``kind_of`` could not tell (``SNIFF``) once it parsed: "pdf" for a
     PDF without its extension, "doc", "xls" or "ppt" for an Office 97 file, "email" for a mailbox
-    (Thunderbird's folders), else "text".
+    (Thunderbird's folders), "html" for a web page (a mirror's "viewtopic.php?t=123"), else "text".
     Searches filter on it, so it must be a real kind."""
     from app.core.parse._common import OLE_MAGIC, ole_kind
-    from app.core.parse.text import looks_like_mbox
+    from app.core.parse.text import looks_like_html, looks_like_mbox
 
     try:
         with open(path, "rb") as f:
@@ -268,7 +270,9 @@ def sniffed_kind(path: str) -> str:
         return "pdf"
     if head.startswith(OLE_MAGIC):  # only Word, Excel and PowerPoint files get this far
         return ole_kind(path) or "text"
-    return "email" if looks_like_mbox(head) else "text"
+    if looks_like_mbox(head):
+        return "email"
+    return "html" if looks_like_html(head) else "text"
 
 
 def skip_reason(path: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from app.core.errors import UnsupportedFile
@@ -57,6 +58,15 @@ def looks_like_mbox(head: bytes) -> bool:
     return bool(lines) and all(b":" in ln.split(b" ", 1)[0] or ln[:1] in (b" ", b"\t") for ln in lines)
 
 
+def looks_like_html(head: bytes) -> bool:
+    """True for the first bytes of an HTML page: "<!DOCTYPE html" or "<html" after any BOM,
+    whitespace and comments."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    while start.startswith(b"<!--") and (end := start.find(b"-->")) >= 0:
+        start = start[end + 3:].lstrip()
+    return start.startswith((b"<!doctype html", b"<html"))
+
+
 def binary_reason(head: bytes) -> str | None:
     """Why the first bytes of a file say it is not text, or None if it may be text."""
     for magic, reason in _MAGIC:
@@ -101,7 +111,16 @@ def parse(path: str) -> list[Section]:
     ext = path.rsplit(".", 1)[-1].lower()
     if ext in _UNICODE_ESCAPED and "\\u" in text:
         text = _U_ESCAPES.sub(_unescape_run, text)
+    elif ext in _XML and "&" in text:
+        text = _XML_REFERENCE.sub(lambda m: html.unescape(m.group()), text)
     return _sections(text)
+
+
+# XML read as text: "Caf&#233;" and "M&amp;S" are what the file says (numeric and predefined
+# references only; the names HTML adds mean nothing in XML).
+_XML = frozenset(["xml", "xsd", "xsl", "xslt", "rng", "wsdl", "xaml", "xul", "rss", "atom", "opml", "kml",
+                  "gpx", "plist", "resx", "csproj", "vbproj", "fsproj", "vcxproj", "props", "targets", "pom"])
+_XML_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|lt|gt|quot|apos);")
 
 
 # JSON written with ASCII only (Python's json default, API dumps, data exports) and Java
@@ -135,6 +154,10 @@ def parse_unknown(path: str) -> list[Section]:
             from app.core.parse import mail
 
             return mail.parse_mbox(path)
+        if looks_like_html(head):  # a mirrored page named "viewtopic.php?t=123"
+            from app.core.parse.html import parse as parse_html_file
+
+            return parse_html_file(path)
         reason = binary_reason(head)
         if reason:
             if head.startswith(OLE_MAGIC):
