@@ -245,3 +245,27 @@ def test_xml_character_references_are_decoded(tmp_path: Path) -> None:
         '<?xml version="1.0"?><rss><item><title>Café opening in München</title>'
         "<description>Fish & chips <b>&hellip;</description></item></rss>")
     assert texts(parse_file(write(tmp_path, "feed.txt", "Caf&#233;"))) == "Caf&#233;"  # only XML files
+
+
+def test_notebook_text_outputs_are_kept_images_and_html_are_not(tmp_path: Path) -> None:
+    import json
+
+    png = "iVBORw0KGgo" + "A" * 4000
+    nb = {"cells": [
+        {"cell_type": "markdown", "source": "# Sales"},
+        {"cell_type": "code", "source": "print(total)", "outputs": [
+            {"output_type": "stream", "name": "stdout", "text": ["Total revenue: ", "4821337\n"]}]},
+        {"cell_type": "code", "source": "df", "outputs": [
+            {"output_type": "execute_result", "data": {"text/plain": "region   sales\nNordics 120000",
+                                                       "text/html": "<table><tr><td>html</td></tr></table>"}},
+            {"output_type": "display_data", "data": {"image/png": png, "text/plain": "<Figure size 640x480>"}},
+            {"output_type": "error", "ename": "KeyError", "evalue": "'West'", "traceback": ["\x1b[0;31mTB"]}]},
+        {"cell_type": "code", "source": "train()", "outputs": [
+            {"output_type": "stream", "text": "# epoch loss\n" * 10_000}]},
+    ], "nbformat": 4}
+    sections = parse_file(write(tmp_path, "sales.ipynb", json.dumps(nb)))
+    assert [s.heading for s in sections] == ["Sales"]  # "# epoch" in an output is not a heading
+    text = sections[0].text
+    assert "Total revenue: 4821337" in text and "Nordics 120000" in text and "KeyError: 'West'" in text
+    assert "iVBOR" not in text and "Figure" not in text and "html" not in text and "TB" not in text
+    assert 100 < text.count("# epoch loss") < 200  # the first 2,000 characters of 130,000
