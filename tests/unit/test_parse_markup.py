@@ -269,3 +269,12 @@ def test_notebook_text_outputs_are_kept_images_and_html_are_not(tmp_path: Path) 
     assert "Total revenue: 4821337" in text and "Nordics 120000" in text and "KeyError: 'West'" in text
     assert "iVBOR" not in text and "Figure" not in text and "html" not in text and "TB" not in text
     assert 100 < text.count("# epoch loss") < 200  # the first 2,000 characters of 130,000
+
+
+def test_latex_accent_macros_in_bibtex_are_letters(tmp_path: Path) -> None:
+    bib = ('@article{m,\n  author = {M{\\"u}ller, J\\"{o}rg and Garc{\\\'\\i}a and Dvo{\\v{r}}{\\\'a}k '
+           'and \\c{C}elik},\n'
+           '  title = {{\\"U}ber die Stabilit{\\"a}t von Gro{\\ss}systemen \\cite{x} \\vspace{1em}}\n}\n')
+    assert texts(parse_file(write(tmp_path, "refs.bib", bib))) == (
+        "@article{m,\n  author = {Müller, Jörg and García and Dvořák and Çelik},\n"
+        "  title = {Über die Stabilität von Großsystemen \\cite{x} \\vspace{1em}}\n}")

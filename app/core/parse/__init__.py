@@ -141,6 +141,7 @@ READER_CHANGES: dict[int, frozenset[str]] = {
                   "srt", "vtt", "sbv", "ass", "ssa",  # subtitles: "<3", cues without milliseconds, .ass
                   "xml", "xsd", "xsl", "xslt", "rng", "wsdl", "xaml", "xul", "rss", "atom", "opml", "kml", "gpx",
                   "plist", "resx", "csproj", "vbproj", "fsproj", "vcxproj", "props", "targets", "pom",  # &#233;
+                  "bib", "tex", "latex", "ltx",  # LaTeX accent macros: M{\"u}ller
                   "pdf"]),  # PDF: a page split where a bookmarked section starts
 }
 READERS_VERSION = max(READER_CHANGES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 from app.core.errors import UnsupportedFile
 from app.core.parse import Section
@@ -113,7 +114,41 @@ def parse(path: str) -> list[Section]:
         text = _U_ESCAPES.sub(_unescape_run, text)
     elif ext in _XML and "&" in text:
         text = _XML_REFERENCE.sub(lambda m: html.unescape(m.group()), text)
+    elif ext in _LATEX and "\\" in text:
+        text = latex_letters(text)
     return _sections(text)
+
+
+# BibTeX exports (Google Scholar, DBLP, Zotero) and LaTeX write accented letters as macros:
+# "M{\"u}ller", "Garc{\'\i}a", "Dvo{\v{r}}{\'a}k", "Gro{\ss}".
+_LATEX = frozenset(["bib", "tex", "latex", "ltx"])
+_ACCENTS = {'"': "\u0308", "'": "\u0301", "`": "\u0300", "^": "\u0302", "~": "\u0303", "=": "\u0304",
+            ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b", "c": "\u0327", "k": "\u0328",
+            "r": "\u030a", "d": "\u0323", "b": "\u0331"}
+_LATEX_LETTERS = {"ss": "ß", "o": "ø", "O": "Ø", "aa": "å", "AA": "Å", "ae": "æ", "AE": "Æ", "oe": "œ",
+                  "OE": "Œ", "l": "ł", "L": "Ł", "i": "ı", "j": "ȷ"}
+# \"u, \"{u}, \v r, \v{r}, \'\i, each also inside braces ({\"u}); a letter accent (\v, \c...)
+# must be followed by a space or a brace (\cite is not \c and "ite").
+_ACCENT = r"""\\(?:(["'`^~=.])\s*|([uvHckrdb])(?:\s+|(?=\{)))(?:\{(\\[ij]|[A-Za-z])\}|(\\[ij](?![A-Za-z])|[A-Za-z]))"""
+_LATEX_ACCENT = re.compile(rf"\{{{_ACCENT}\}}|{_ACCENT}")
+_LATEX_LETTER = re.compile(
+    r"\{\\(ss|aa|AA|ae|AE|oe|OE|o|O|l|L|i|j)\}|\\(ss|aa|AA|ae|AE|oe|OE|o|O|l|L)(?![A-Za-z])(?:\{\}| )?")
+
+
+def latex_letters(text: str) -> str:
+    """LaTeX's accent macros and special letters as the letters they stand for."""
+    return _LATEX_LETTER.sub(_special_letter, _LATEX_ACCENT.sub(_accented, text))
+
+
+def _accented(m: re.Match[str]) -> str:
+    g = m.groups()
+    accent, letter = (g[0] or g[1], g[2] or g[3]) if g[0] or g[1] else (g[4] or g[5], g[6] or g[7])
+    base = letter[1] if letter.startswith("\\") else letter  # \i and \j lose their dot under an accent
+    return unicodedata.normalize("NFC", base + _ACCENTS[accent])
+
+
+def _special_letter(m: re.Match[str]) -> str:
+    return _LATEX_LETTERS[m.group(1) or m.group(2)]
 
 
 # XML read as text: "Caf&#233;" and "M&amp;S" are what the file says (numeric and predefined
