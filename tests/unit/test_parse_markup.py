@@ -278,3 +278,10 @@ def test_latex_accent_macros_in_bibtex_are_letters(tmp_path: Path) -> None:
     assert texts(parse_file(write(tmp_path, "refs.bib", bib))) == (
         "@article{m,\n  author = {Müller, Jörg and García and Dvořák and Çelik},\n"
         "  title = {Über die Stabilität von Großsystemen \\cite{x} \\vspace{1em}}\n}")
+
+
+def test_layout_tables_leave_no_lines_of_pipes(tmp_path: Path) -> None:
+    page = ("<table><tr><td></td><td><p>Alpha</p></td><td></td><td></td></tr><tr><td></td><td></td><td></td></tr>"
+            "</table><p>Beta</p><table><tr><th>Name</th><th>Age</th><td></td></tr><tr><td>Ann</td><td></td>"
+            "<td>30</td></tr></table><pre>a || b</pre>")
+    assert texts(parse_file(write(tmp_path, "t.html", page))) == "Alpha\n\nBeta\n\nName | Age\nAnn | 30\n\na || b"

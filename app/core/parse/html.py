@@ -31,7 +31,9 @@ _BLOCK = frozenset({
 _LINE = frozenset({"br", "li", "tr", "dt", "dd", "option"})
 _CELL = frozenset({"td", "th"})
 _WS = re.compile(r"\s+")
-_CELL_LEAD = re.compile(r"(?m)^\| ?")
+_EMPTY_CELLS = re.compile(r"\|(?: \|)+")
+_CELL_EDGES = re.compile(r"(?m)^\| ?| \|$")
+_BLANK_LINES = re.compile(r"\n{3,}")
 _ANY_TAG = re.compile(r"<[^<>]*>")
 MAX_DEPTH = 5000
 _DEPTH_CHUNK = 65536
@@ -75,7 +77,13 @@ def parse(path: str) -> list[Section]:
 
 
 def _clean(text: str) -> str:
-    return _CELL_LEAD.sub("", clean_prose(text))
+    """clean_prose, and the cell separators of empty cells and at a row's ends left out (a
+    layout table gave lines of "|" and "| |")."""
+    text = clean_prose(text)
+    if "|" not in text:
+        return text
+    text = _CELL_EDGES.sub("", _EMPTY_CELLS.sub("|", text))
+    return _BLANK_LINES.sub("\n\n", text).strip()
 
 
 def _too_deep(data: str) -> bool:
