@@ -285,3 +285,8 @@ def test_layout_tables_leave_no_lines_of_pipes(tmp_path: Path) -> None:
             "</table><p>Beta</p><table><tr><th>Name</th><th>Age</th><td></td></tr><tr><td>Ann</td><td></td>"
             "<td>30</td></tr></table><pre>a || b</pre>")
     assert texts(parse_file(write(tmp_path, "t.html", page))) == "Alpha\n\nBeta\n\nName | Age\nAnn | 30\n\na || b"
+
+
+def test_utf16_html_without_a_byte_order_mark(tmp_path: Path) -> None:
+    page = "<html><head><title>Bericht</title></head><body><p>Grüße aus Köln</p></body></html>"
+    assert texts(parse_file(write(tmp_path, "u.html", page.encode("utf-16-le")))) == "Bericht\n\nGrüße aus Köln"

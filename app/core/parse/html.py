@@ -14,7 +14,14 @@ from collections import Counter
 from typing import Any
 
 from app.core.parse import Section
-from app.core.parse._common import SectionBuilder, clean_prose, declared_charset, decode_bytes
+from app.core.parse._common import (
+    SectionBuilder,
+    bom_encoding,
+    clean_prose,
+    declared_charset,
+    decode_bytes,
+    utf16_without_bom,
+)
 
 # <noframes> and <noembed> hold markup the parser keeps as raw text ("<H2>Frame Alert</H2>"),
 # a fallback message for old browsers. <rt> and <rp> are the readings in <ruby> ("漢(かん)字(じ)"):
@@ -73,6 +80,9 @@ _RAW_SELF_CLOSED = re.compile(
 def parse(path: str) -> list[Section]:
     with open(path, "rb") as f:
         data = f.read()
+    # UTF-16 without a byte-order mark (some Windows tools) has no readable charset declaration.
+    if not bom_encoding(data) and (utf16 := utf16_without_bom(data[:4096])):
+        return parse_html(data.decode(utf16, errors="replace"))
     return parse_html(data)
 
 
