@@ -290,3 +290,18 @@ def test_layout_tables_leave_no_lines_of_pipes(tmp_path: Path) -> None:
 def test_utf16_html_without_a_byte_order_mark(tmp_path: Path) -> None:
     page = "<html><head><title>Bericht</title></head><body><p>Grüße aus Köln</p></body></html>"
     assert texts(parse_file(write(tmp_path, "u.html", page.encode("utf-16-le")))) == "Bericht\n\nGrüße aus Köln"
+
+
+def test_markdown_heading_titles_read_without_inline_syntax(tmp_path: Path) -> None:
+    md = ("# [API](api.md) reference `parse_file()` ![badge](https://img.shields.io/badge/x.svg)\n\ntext\n\n"
+          "## Using **bold**, *args and **kwargs {#usage}\n\nmore\n")
+    assert [s.heading for s in parse_file(write(tmp_path, "h.md", md))] == [
+        "API reference parse_file()", "API reference parse_file() > Using bold, *args and **kwargs"]
+
+
+def test_markdown_indented_code_and_html_pre_blocks_hold_no_headings(tmp_path: Path) -> None:
+    md = ("# Install\n\nUse pip.\n\n    indented code sample\n---\n\n<pre>\n# apt-get install nginx\n</pre>\n\n"
+          "<PRE class=x>\n## not either\n</PRE>\n\n## Real heading\n\ntext\n")
+    sections = parse_file(write(tmp_path, "c.md", md))
+    assert [s.heading for s in sections] == ["Install", "Install > Real heading"]
+    assert "# apt-get install nginx" in sections[0].text and "indented code sample\n---" in sections[0].text

@@ -20,7 +20,17 @@ _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)$")
 # The first line of front matter: a YAML key (a leading "---" followed by prose is a rule).
 _YAML_KEY = re.compile(r"[ \t]*[\w\"'][^:\n]*:(?:[ \t]|$)|[ \t]*#")
 _TOML_KEY = re.compile(r"[ \t]*(?:[\w\"'.-]+[ \t]*=|\[|#)")
-_NOT_PARAGRAPH = re.compile(r" {0,3}(?:[-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|>|\|)")
+# An indented line after a blank one is code: "---" under it is a rule, not a Setext underline.
+_NOT_PARAGRAPH = re.compile(r" {0,3}(?:[-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|>|\|)| {4}|[ ]{0,3}\t")
+# HTML blocks whose lines are not Markdown until their end ("# apt-get" in a <pre> is no heading).
+_HTML_BLOCK = re.compile(r" {0,3}<(?:(!--)|(pre|script|style|textarea)(?=[\s>]|$))", re.I)
+# Inline syntax in a heading's title: code spans, images (badges), links, emphasis, {#id}.
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+_INLINE_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]")
+_INLINE_LINK = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])")
+_EMPHASIS = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)"
+                       r"|\*(?=\S)([^*]+?)(?<=\S)\*|(?<!\w)_(?=\S)([^_]+?)(?<=\S)_(?!\w)")
+_ATTRIBUTES = re.compile(r"\s*\{[#.][^{}]*\}\s*$")
 
 
 def parse(path: str) -> list[Section]:
@@ -49,7 +59,7 @@ def parse_text(text: str) -> list[Section]:
     body: list[str] = []
     para_start = 0  # index in body where the current paragraph began (for Setext)
     fence = ""  # the opening fence while inside a fenced code block
-    in_comment = False  # inside an HTML comment that spans lines
+    html_end = ""  # what ends the HTML comment or <pre>/<script>/<style> block we are in
     i = _skip_front_matter(lines, body)
     para_start = len(body)
 
@@ -61,10 +71,10 @@ def parse_text(text: str) -> list[Section]:
         para_start = 0
 
     for line in lines[i:]:
-        if in_comment:
+        if html_end:
             body.append(line)
-            in_comment = "-->" not in line
-            if not in_comment:
+            if html_end in line.lower():
+                html_end = ""
                 para_start = len(body)
             continue
         if fence:
@@ -81,23 +91,48 @@ def parse_text(text: str) -> list[Section]:
             body.append(line)
             para_start = len(body)
             continue
-        if line.lstrip(" ").startswith("<!--") and "-->" not in line:
-            in_comment = True
+        if line.lstrip(" ").startswith("<") and (html_end := _html_block_end(line)):
             body.append(line)
             continue
         m = _ATX.match(line)
         if m:
-            heading(len(m.group(1)), _atx_title(line[m.end():]))
+            heading(len(m.group(1)), _plain_title(_atx_title(line[m.end():])))
             continue
         m = _SETEXT.match(line)
         if m and para_start < len(body) and not _NOT_PARAGRAPH.match(body[para_start]):
             title = " ".join(s.strip() for s in body[para_start:])
             del body[para_start:]
-            heading(1 if m.group(1)[0] == "=" else 2, title)
+            heading(1 if m.group(1)[0] == "=" else 2, _plain_title(title))
             continue
         body.append(line)
     out.add("\n".join(body))
     return out.finish()
+
+
+def _html_block_end(line: str) -> str:
+    """What ends the HTML block ``line`` opens and leaves open ("-->", "</pre>"), or ""."""
+    m = _HTML_BLOCK.match(line)
+    if not m:
+        return ""
+    end = "-->" if m.group(1) else f"</{m.group(2).lower()}>"
+    return "" if end in line[m.end():].lower() else end
+
+
+def _plain_title(title: str) -> str:
+    """A heading's title as it reads: "[API](api.md) reference `parse_file()` ![badge](x.svg)"
+    is "API reference parse_file()" (code spans kept as they are written inside)."""
+    if not any(c in title for c in "`[*_{"):
+        return title
+    pieces = _CODE_SPAN.split(title)  # text, ticks, code, text, ...
+    out = []
+    for i, piece in enumerate(pieces):
+        if i % 3 == 0:
+            piece = _INLINE_LINK.sub(r"\1", _INLINE_IMAGE.sub("", piece))
+            piece = _EMPHASIS.sub(lambda m: next(g for g in m.groups() if g is not None), piece)
+            out.append(piece)
+        elif i % 3 == 2:
+            out.append(pieces[i].strip())
+    return " ".join(_ATTRIBUTES.sub("", "".join(out)).split())
 
 
 def open_fence(text: str) -> str:
