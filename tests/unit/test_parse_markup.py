@@ -305,3 +305,13 @@ def test_markdown_indented_code_and_html_pre_blocks_hold_no_headings(tmp_path: P
     sections = parse_file(write(tmp_path, "c.md", md))
     assert [s.heading for s in sections] == ["Install", "Install > Real heading"]
     assert "# apt-get install nginx" in sections[0].text and "indented code sample\n---" in sections[0].text
+
+
+def test_saved_shadow_roots_and_srcdoc_frames_are_read(tmp_path: Path) -> None:
+    page = ('<html><body><product-card><template shadowrootmode="open"><h2>Espresso machine</h2>'
+            "<p>Pressure 15 bar, price 299 EUR.</p></template></product-card><template><p>unused</p></template>"
+            '<p>Main.</p><iframe srcdoc="&lt;p&gt;Embedded tweet: launch &amp;amp; party&lt;/p&gt;'
+            '&lt;iframe srcdoc=&quot;deeper&quot;&gt;&lt;/iframe&gt;"></iframe></body></html>')
+    assert parse_file(write(tmp_path, "s.html", page)) == [Section(
+        "Espresso machine\n\nPressure 15 bar, price 299 EUR.\n\nMain.\n\nEmbedded tweet: launch & party",
+        None, "Espresso machine")]

@@ -1,9 +1,9 @@
 """HTML and XHTML through selectolax (lexbor): visible text, one section per h1-h6.
 
-Dropped: script, style, noscript, template, svg, iframe, object, nav (and elements with
-role="navigation" or "search"), ruby readings (<rt>, <rp>) and the whole <head> except
-<title>. Block elements become paragraph breaks, list items and table rows line breaks,
-table cells " | ".
+Dropped: script, style, noscript, template (not a saved shadow root), svg, iframe (its
+srcdoc page is read), object, nav (and elements with role="navigation" or "search"), ruby
+readings (<rt>, <rp>) and the whole <head> except <title>. Block elements become paragraph
+breaks, list items and table rows line breaks, table cells " | ".
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ _CLOSES_SAME: dict[str, frozenset[str]] = {
     "a": _SCOPE,
 }
 _SCOPE_WALK = 256  # stack entries searched for the element a start tag closes
+_SHADOW_ROOT = re.compile(r"<template\b[^<>]*\bshadowrootmode\b[^<>]*>", re.I)
 # Elements whose content the HTML parser takes as raw text up to their end tag: written
 # self-closed, as XML serialisers do ("<title/>"), they would swallow the rest of the page.
 _RAW_SELF_CLOSED = re.compile(
@@ -184,15 +185,20 @@ def _stack_exceeds(data: str) -> bool:
     return False
 
 
-def parse_html(data: bytes | str, with_title: bool = True) -> list[Section]:
+def parse_html(data: bytes | str, with_title: bool = True, frames: bool = True) -> list[Section]:
     """Sections of an HTML document; ``with_title`` puts <title> before the first text
-    (EPUB chapters repeat the book's title, so the EPUB reader turns it off)."""
+    (EPUB chapters repeat the book's title, so the EPUB reader turns it off); ``frames``
+    reads the pages written into <iframe srcdoc="..."> (one level deep)."""
     from selectolax.lexbor import LexborHTMLParser
 
     if isinstance(data, bytes):
         data = decode_bytes(data, declared_charset(data[:4096]))
     if _is_xhtml(data):
         data = _RAW_SELF_CLOSED.sub(r"<\1\2></\1>", data)
+    if "shadowrootmode" in data:
+        # A shadow root saved in the page (SingleFile, declarative shadow DOM) is shown, unlike
+        # a <template>; lexbor keeps a template's content out of the tree.
+        data = _SHADOW_ROOT.sub("<div>", data)
     if _too_deep(data):
         # lexbor's cost grows with the square of the nesting depth (80,000 nested
         # <div>s take ~17 s): such a file is crafted or broken; keep its bare text.
@@ -203,6 +209,10 @@ def parse_html(data: bytes | str, with_title: bool = True) -> list[Section]:
     if with_title:
         node = tree.css_first("head > title")  # not an <svg>'s <title> (an icon's name)
         title = _WS.sub(" ", node.text(deep=True)).strip() if node is not None else ""
+    if frames and "srcdoc" in data:  # an iframe's page written in its attribute (SingleFile, embeds)
+        for node in tree.css("iframe[srcdoc]"):
+            inner = parse_html(node.attributes.get("srcdoc") or "", with_title=False, frames=False)
+            node.replace_with(" " + " ".join(s.text for s in inner) + " ")
     if "role=" in data:  # Sphinx's sidebars and link bars, like <nav>
         for node in tree.css('[role="navigation" i], [role="search" i]'):
             node.decompose()
