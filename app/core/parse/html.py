@@ -72,6 +72,8 @@ _CLOSES_SAME: dict[str, frozenset[str]] = {
     "a": _SCOPE,
 }
 _SCOPE_WALK = 256  # stack entries searched for the element a start tag closes
+# Footnote references as Pandoc, Calibre, Word and EPUB 3 mark them.
+_NOTE_REFS = 'a[role="doc-noteref"], a[epub\\:type~="noteref"], a.footnote-ref'
 _SHADOW_ROOT = re.compile(r"<template\b[^<>]*\bshadowrootmode\b[^<>]*>", re.I)
 # Elements whose content the HTML parser takes as raw text up to their end tag: written
 # self-closed, as XML serialisers do ("<title/>"), they would swallow the rest of the page.
@@ -216,11 +218,14 @@ def parse_html(data: bytes | str, with_title: bool = True, frames: bool = True) 
     if "role=" in data:  # Sphinx's sidebars and link bars, like <nav>
         for node in tree.css('[role="navigation" i], [role="search" i]'):
             node.decompose()
+    if "noteref" in data or "footnote-ref" in data:
+        # A footnote mark is not part of the word before it ("Smith1").
+        for node in tree.css(_NOTE_REFS):
+            node.insert_before(" ")
     root = tree.root
     out = SectionBuilder(clean=_clean)
     if root is None:
         return []
-    notes = "noteref" in data or "footnote-ref" in data
 
     parts: list[str] = []
     sink = parts  # where text goes: the body, or a heading's title while inside one
@@ -248,8 +253,7 @@ def parse_html(data: bytes | str, with_title: bool = True, frames: bool = True) 
     # Iterative pre-order walk (a recursive one would overflow on crafted nesting).
     node = root
     pre = 0
-    depth = 0
-    heading_depth = -1  # the depth of the heading being read, -1 outside headings
+    in_heading = 0  # headings open from the one being read (crafted pages nest them)
     heading_level = 0
     while True:
         tag = node.tag
@@ -259,17 +263,17 @@ def parse_html(data: bytes | str, with_title: bool = True, frames: bool = True) 
                 # Newlines in running text are spaces; the rest of the whitespace is
                 # collapsed once per section by clean_prose (cheaper than per node).
                 sink.append(t if pre else t.replace("\r", " ").replace("\n", " "))
-        elif tag in _HEADINGS and heading_depth < 0:
+        elif tag in _HEADINGS and not in_heading:
             flush()
             # Its text comes from the same walk: inline tags ("<span>C</span>HAPTER") join
             # without a space, and scripts inside are dropped.
-            heading_level, heading_depth, sink = int(tag[1]), depth, []
+            heading_level, sink = int(tag[1]), []
             child = node.child
             if child is not None:
-                node, depth = child, depth + 1
+                in_heading = 1
+                node = child
                 continue
             end_heading()
-            heading_depth = -1
         elif tag and tag not in _DROP and tag[0] != "-":  # no tag: <?php ... ?>, a processing instruction
             if tag in _BLOCK:
                 sink.append("\n\n")
@@ -277,35 +281,36 @@ def parse_html(data: bytes | str, with_title: bool = True, frames: bool = True) 
                 sink.append("\n")
             elif tag in _CELL:
                 sink.append(" | ")
-            elif (tag == "sup" and _holds_only_a_link(node)) or (notes and tag == "a" and _is_note_ref(node)) \
-                    or "-" in tag:
-                # A footnote mark is not part of the word before it ("Smith1"), nor are the
+            elif (tag == "sup" and _holds_only_a_link(node)) or "-" in tag:
+                # A footnote mark in a <sup> link is not part of the word before it, nor are the
                 # words of custom elements one word ("<my-card>four</my-card><my-card>five").
                 sink.append(" ")
             child = node.child
             if child is not None:
                 if tag == "pre":
                     pre += 1
-                node, depth = child, depth + 1
+                elif in_heading and tag in _HEADINGS:
+                    in_heading += 1
+                node = child
                 continue
         # No descent: go to the next sibling, climbing out of finished parents.
         nxt = node.next
         while nxt is None:
             node = node.parent
-            depth -= 1
             if node is None:
                 break
             ptag = node.tag
             if ptag == "-document":
                 node = None
                 break
-            if depth == heading_depth:
-                end_heading()
-                heading_depth = -1
-            if ptag == "pre":
-                pre -= 1
             if ptag in _BLOCK:
                 sink.append("\n\n")
+                if ptag == "pre":
+                    pre -= 1
+            elif in_heading and ptag in _HEADINGS:
+                in_heading -= 1
+                if not in_heading:
+                    end_heading()
             nxt = node.next
         if node is None:
             break
@@ -325,10 +330,3 @@ def _holds_only_a_link(node: Any) -> bool:
             return False
         child = child.next
     return links == 1
-
-
-def _is_note_ref(node: Any) -> bool:
-    """A footnote reference as Pandoc, Calibre, Word and EPUB 3 mark it."""
-    attrs = node.attributes
-    return attrs.get("role") == "doc-noteref" or "noteref" in (attrs.get("epub:type") or "") \
-        or "footnote-ref" in (attrs.get("class") or "").split()
