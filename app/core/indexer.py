@@ -60,6 +60,8 @@ COMPACT_AFTER_REMOVING = 500  # files removed in one run: reclaim their rows' sp
 UPKEEP_DUE = "upkeep_due"  # manifest meta: a watcher's run wrote and left the full upkeep for later
 STORE_SCHEMA = "store_schema"  # manifest meta: the store's layout version, once a full upkeep has upgraded it
 READERS = "readers"  # manifest meta: parse.READERS_VERSION of the last full run (re-reads, see READER_CHANGES)
+SIZE_CAP = "max_file_bytes"  # manifest meta: [index] max_file_mb as bytes, as of the last full run
+ROOT_DEVICES = "root_devices"  # manifest meta: {root id: st_dev of the library folder when it had files}
 _WAKE = ("", "")  # put in the embed queue to wake its thread; never embedded
 # Rows not yet in the keyword index cost every keyword search a flat scan (~30 µs a row): a run
 # this long folds them in as it goes, each time they are as many as the rows already in it (so
@@ -393,6 +395,8 @@ class Indexer:
                         self.manifest.set_meta(STORE_SCHEMA, SCHEMA_VERSION)
                 if reread and every_root:
                     self.manifest.set_meta(READERS, READERS_VERSION)
+                if every_root and self.manifest.get_meta(SIZE_CAP) != self.settings.index.max_file_bytes:
+                    self.manifest.set_meta(SIZE_CAP, self.settings.index.max_file_bytes)
         finally:
             embedder_worker = self._embed_worker
             if self._background is not None:
@@ -439,7 +443,11 @@ class Indexer:
         disk: dict[str, tuple[ScanEntry, int]] = {}
         problems: list[tuple[ScanProblem, int]] = []
         known: dict[str, FileStat] = {}
-        limit = _collapse(os.path.abspath(p) for p in only) if only is not None else None
+        only = [os.path.abspath(p) for p in only] if only is not None else None
+        limit = _collapse(only) if only is not None else None
+        # A file the watcher was told changed is hashed even when its size and mtime are the
+        # same: a same-size edit whose mtime was set back (cp -p, rsync -t, touch -r) was missed.
+        named = frozenset(only or ())
         # No garbage collection while every file is looked at: this part makes a few objects per
         # file and no cycles, and a full collection in a process that holds LanceDB took ~5-60 ms
         # of a 50 ms run that finds nothing changed.
@@ -470,22 +478,29 @@ class Indexer:
                         if len(disk) % 2000 == 0:
                             emit(Progress("scan", files_total=len(disk), message="looking for changes"))
                 if whole and found == 0 and not root.is_file and any(r.root_id == root.id for r in known.values()) \
-                        and _holds_nothing(root.path):
+                        and _holds_nothing(root.path) and not self._same_device(root):
                     # An empty folder where files were is what an unmounted drive leaves behind
-                    # (its mount point): keep the rows until the user removes the folder. Not a
-                    # folder whose files the ignore rules now skip: those rows go.
+                    # (its mount point, now on the disk below): keep the rows until the user removes
+                    # the folder. Not a folder emptied on the disk it was on, nor one whose files
+                    # the ignore rules now skip: those rows go.
                     notes.append(f"{root.display}: the folder is empty now (drive unmounted?); its index is kept "
                                  "until you remove it from the library")
                     known = {p: r for p, r in known.items() if r.root_id != root.id}
+                elif whole and found and not root.is_file:
+                    self._remember_device(root)
             c.seen = len(disk)
 
             # What differs from the manifest, by size and mtime alone: no file is read here.
             changed: list[tuple[ScanEntry, int, FileStat | None]] = []
             again: set[str] = set()  # unchanged files to read again (see _reread)
             unless_utf8: list[tuple[ScanEntry, int, FileStat]] = []  # ...if their bytes are not UTF-8
+            cap = self.settings.index.max_file_bytes
+            # Since [index] max_file_mb changed, an unchanged file may be over it, or no longer.
+            recheck_size = only is None and self.manifest.get_meta(SIZE_CAP) != cap
             for path, (e, root_id) in disk.items():
                 st = known.pop(path, None)
-                if st is not None and st.status != PENDING and st.size == e.size and st.mtime_ns == e.mtime_ns:
+                if st is not None and st.status != PENDING and st.size == e.size and st.mtime_ns == e.mtime_ns \
+                        and not (recheck_size and _size_decision_changed(st, e, cap)) and path not in named:
                     if reread and read_differently(os.path.basename(path), reread):
                         again.add(path)
                     elif reread and read_differently_unless_utf8(os.path.basename(path), reread):
@@ -516,11 +531,14 @@ class Indexer:
                                          + [st.id for st in known.values()])
         candidates: list[tuple[ScanEntry, int, FileRow | None]] = []
         records: list[FileRecord] = []
+        unindexed: list[int] = []  # files that had rows and are now skipped or failed unread
         for e, root_id, st in changed:
             reason = self._skip_reason(e)
             if reason is not None:
                 records.append(FileRecord(e.path, root_id, e.size, e.mtime_ns, None, e.kind, SKIPPED, reason))
                 c.skipped += 1
+                if st is not None:
+                    unindexed.append(st.id)
                 continue
             candidates.append((e, root_id, rows.get(st.id) if st is not None else None))
         for p, root_id, st in problem_rows:
@@ -528,7 +546,12 @@ class Indexer:
             if row is None or row.status != FAILED or row.reason != p.reason:
                 records.append(FileRecord(p.path, root_id, -2, 0, None, None, FAILED, p.reason))
                 c.failed += 1
+                if row is not None:
+                    unindexed.append(row.id)
         missing = [rows[st.id] for st in known.values() if st.id in rows]  # in the manifest, gone from disk
+        # Their old rows leave first, then the manifest says why they are not indexed: the rows of
+        # a file grown past max_file_mb, or turned into a dangling link, stayed searchable.
+        self.store.delete_files(unindexed)
         self._commit_records(records)
 
         # Hash what changed (threads: hashlib releases the GIL), to tell edits from touches and
@@ -544,6 +567,7 @@ class Indexer:
                 hash_later.append((e, root_id, row, ""))
         hashed: list[tuple[ScanEntry, int, FileRow | None, str]] = []
         fail_records: list[FileRecord] = []
+        unreadable: list[int] = []
         if to_hash:
             emit(Progress("scan", files_total=len(to_hash), message="checking changed files"))
             with ThreadPoolExecutor(2) as pool:
@@ -558,8 +582,11 @@ class Indexer:
                         fail_records.append(FileRecord(e.path, root_id, e.size, e.mtime_ns, None, e.kind, FAILED,
                                                        os_reason(res)))
                         c.failed += 1
+                        if row is not None:
+                            unreadable.append(row.id)
                         continue
                     hashed.append((e, root_id, row, res))
+        self.store.delete_files(unreadable)
         self._commit_records(fail_records)
 
         # Touches: same content under the same path. Moves: a missing file's content at a new path.
@@ -601,6 +628,25 @@ class Indexer:
             self._parse_and_write(jobs, c, emit, cancel, embed)
         return "; ".join(notes)
 
+    def _remember_device(self, root: Root) -> None:
+        """The disk a library folder with files is on (manifest meta ROOT_DEVICES), to tell a
+        drive unmounted from its mount point from a folder emptied on it later."""
+        try:
+            dev = os.stat(root.path).st_dev
+        except OSError:
+            return
+        devices = self.manifest.get_meta(ROOT_DEVICES) or {}
+        if devices.get(str(root.id)) != dev:
+            self.manifest.set_meta(ROOT_DEVICES, {**devices, str(root.id): dev})
+
+    def _same_device(self, root: Root) -> bool:
+        """Whether the folder is on the disk it was on when it last had files (unknown: no)."""
+        known = (self.manifest.get_meta(ROOT_DEVICES) or {}).get(str(root.id))
+        try:
+            return known is not None and os.stat(root.path).st_dev == known
+        except OSError:
+            return False
+
     def _scan(self, root: Root, starts: Sequence[str]) -> Iterable[ScanEntry | ScanProblem]:
         if starts == [root.path]:
             yield from self.scanner.walk([root.path])
@@ -617,7 +663,7 @@ class Indexer:
             return skip_reason(e.path)
         cap = self.settings.index.max_file_bytes
         if e.size > cap:
-            return f"too large ({_mb(e.size)} over the {_mb(cap)} limit)"
+            return f"too large: {_mb(e.size)}, over the limit of {_mb(cap)} ([index] max_file_mb)"
         return None
 
     def _commit_records(self, records: Sequence[FileRecord]) -> None:
@@ -928,7 +974,18 @@ def _try_hash(path: str, cancel: CancelToken) -> str | OSError:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:,.1f} MB" if n < 1024 ** 3 else f"{n / 1024 ** 3:,.1f} GB"
+    if n >= 1024 ** 3:
+        return f"{n / 1024 ** 3:,.1f} GB"
+    mb = n / 1024 / 1024
+    return f"{mb:,.1f} MB" if mb >= 1 or mb == 0 else f"{mb:.2g} MB"  # a limit of 0.05 MB was "0.0 MB"
+
+
+def _size_decision_changed(st: FileStat, e: ScanEntry, cap: int) -> bool:
+    """An unchanged file that the size limit, since it changed, now keeps out or lets in."""
+    if st.status in (INDEXED, EMPTY):
+        return e.size > cap
+    # Skipped and of a kind Quire reads: as too large (or as binary under a text name, read once more).
+    return st.status == SKIPPED and e.size <= cap and e.kind is not None
 
 
 def _under(path: str, top: str) -> bool:

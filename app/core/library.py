@@ -25,7 +25,7 @@ from .embed import Embedder, EmbedderInfo, load_embedder, model_fingerprint
 from .errors import EmbeddingUnavailableError, IndexMismatchError, ManifestCorruptError, StoreError, UsageError
 from .indexer import STORE_SCHEMA, EmbedWorker, Indexer, ProgressFn
 from .lock import WriterLock
-from .manifest import FAILED, SKIPPED, Manifest, Root
+from .manifest import FAILED, INDEXED, SKIPPED, Manifest, Root
 from .paths import display, is_within
 from .scan import system_dir_of
 from .search import Searcher, search_kinds
@@ -283,18 +283,29 @@ class Library:
         for r in self.manifest.roots():
             r_real = os.path.realpath(r.path)
             if p == r.path or real == r_real:
-                return r
+                root = r  # (absorbing again below: a run stopped halfway through it goes on)
+                break
             if not r.is_file and is_within(real, r_real):
                 return r  # already inside a library folder
-        root = self.manifest.add_root(p, os.path.isfile(p))
-        # A new folder that contains existing roots absorbs them: their files move under it.
-        for r in self.manifest.roots():
-            if r.id != root.id and is_within(os.path.realpath(r.path), real):
-                with self.manifest.transaction() as conn:
-                    conn.execute("UPDATE files SET root_id=? WHERE root_id=?", (root.id, r.id))
-                    conn.execute("DELETE FROM roots WHERE id=?", (r.id,))
+        else:
+            root = self.manifest.add_root(p, os.path.isfile(p))
+        self._absorb(root, real)
         self._save_roots()
         return root
+
+    def _absorb(self, root: Root, real: str) -> None:
+        """A new folder that contains existing library folders takes them in: their files move
+        under it, rows first (a search by the new folder missed them), then the manifest."""
+        for r in self.manifest.roots():
+            if r.id == root.id or not is_within(os.path.realpath(r.path), real):
+                continue
+            moves = {f.id: (f.display, root.display) for f in self.manifest.files_of_root(r.id)
+                     if f.status == INDEXED}
+            if moves and self.meta() is not None and self.store().chunks is not None:
+                self.store().repath(moves)
+            with self.manifest.transaction() as conn:
+                conn.execute("UPDATE files SET root_id=? WHERE root_id=?", (root.id, r.id))
+                conn.execute("DELETE FROM roots WHERE id=?", (r.id,))
 
     def _addable(self, path: str) -> str:
         """``path`` made absolute, or UsageError saying why it cannot be a library folder."""

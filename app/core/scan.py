@@ -1,9 +1,11 @@
 """Walk the library's folders: what files are there, cheaply (stat only, no contents).
 
-Ignore rules are gitignore patterns relative to each library folder. Symlinks are followed
-only while they stay inside the folder the user added, and each directory is entered once
-(by device and inode), so a symlink loop ends. Anything that cannot be looked at becomes a
-``ScanProblem`` with a one-line reason; the walk goes on.
+Ignore rules are gitignore patterns relative to each library folder. Symlinks inside a
+library folder are not followed: one to a place outside would leave the folder the user
+chose, and what one inside points to is walked under its own name, the one the watcher hears
+of changes by (a library folder may itself be a link). Each directory is entered once (by
+device and inode). Anything that cannot be looked at becomes a ``ScanProblem`` with a
+one-line reason; the walk goes on.
 """
 
 from __future__ import annotations
@@ -238,6 +240,11 @@ class Scanner:
         "x/sub/" and its files would look deleted."""
         if start != root and self.is_ignored(root, start, is_dir=os.path.isdir(start)):
             return
+        if start != root and os.path.lexists(start) and not _own_name(root, start):
+            # Reached through a link: one that leaves the folder is never followed, and what one
+            # inside it points to is walked under its own name, as the whole walk does (a new
+            # link to a folder outside indexed that folder; one to a folder inside, each file twice).
+            return
         yield from self._walk_root(root, start)
 
     def _walk_root(self, root: str, top: str) -> Iterator[ScanEntry | ScanProblem]:
@@ -252,7 +259,6 @@ class Scanner:
         if stat.S_ISREG(st.st_mode):
             yield self._entry(top, root, st)
             return
-        real_root = os.path.realpath(root)
         seen_dirs: set[tuple[int, int]] = {(st.st_dev, st.st_ino)}
         skip_hidden = not self.settings.hidden
         ignored = self._ignored
@@ -275,13 +281,11 @@ class Scanner:
                 try:
                     is_link = e.is_symlink()
                     if is_link:
-                        target = os.path.realpath(path)
-                        if not is_within(target, real_root):
-                            # Not followed: it would leave the folder the user chose.
-                            if os.path.exists(path):
-                                continue
-                            yield ScanProblem(path, root, "dangling symbolic link")
-                            continue
+                        # Not followed: outside, it would leave the folder the user chose; inside,
+                        # what it points to is walked under its own name (the one a change is
+                        # reported by), not a second or first-sorting alias.
+                        os.stat(path)
+                        continue
                     est = e.stat(follow_symlinks=True)
                 except FileNotFoundError:
                     if is_link:
@@ -312,6 +316,13 @@ class Scanner:
 
     def _entry(self, path: str, root: str, st: os.stat_result) -> ScanEntry:
         return ScanEntry(path, st.st_size, st.st_mtime_ns, root)
+
+
+def _own_name(root: str, path: str) -> bool:
+    """Whether ``path``, inside ``root``, names a file or folder by its own name: no link on the
+    way below the root (the root itself may be one, as the user added it)."""
+    real = os.path.realpath(path)
+    return real == os.path.join(os.path.realpath(root), os.path.relpath(path, root))
 
 
 def _relative(root: str, path: str) -> str:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.core.lock import WriterLock
-from tests.integration.conftest import REPO, run_cli, write
+from tests.integration.conftest import REPO, can_mount, run_cli, small_disk, write
 
 INDEX_KEYS = {"files_seen", "files_added", "files_changed", "files_removed", "files_moved", "files_unchanged",
               "files_failed", "chunks_written", "chunks_embedded", "seconds"}
@@ -224,22 +221,7 @@ def test_ctrl_c_stops_an_index_run_and_the_next_run_finishes_it(tmp_path, minilm
     assert st["chunks"] > 0 and st["vectors"] == st["chunks"]
 
 
-def _can_mount() -> bool:
-    return sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("mount") is not None
-
-
-@contextlib.contextmanager
-def small_disk(where: Path, size: str) -> Iterator[Path]:
-    """A real filesystem of ``size`` (tmpfs) at ``where``: a full disk without filling the machine's."""
-    where.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-@pytest.mark.skipif(not _can_mount(), reason="needs root on Linux to mount a small tmpfs")
+@pytest.mark.skipif(not can_mount(), reason="needs root on Linux to mount a small tmpfs")
 def test_a_full_disk_is_a_clear_error_and_nothing_is_lost(tmp_path):
     d = tmp_path / "docs"
     for i in range(2000):
@@ -260,7 +242,7 @@ def test_a_full_disk_is_a_clear_error_and_nothing_is_lost(tmp_path):
         assert hits and hits[0]["path"] == str(d / "n1234.txt")
 
 
-@pytest.mark.skipif(not _can_mount(), reason="needs root on Linux to mount a read-only tmpfs")
+@pytest.mark.skipif(not can_mount(), reason="needs root on Linux to mount a read-only tmpfs")
 def test_a_read_only_home_is_a_clear_error_even_for_root(tmp_path, docs):
     env = {"QUIRE_EMBEDDING_BACKEND": "none"}
     with small_disk(tmp_path / "disk", "50M") as disk:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -15,7 +17,7 @@ from app.core import parsepool
 from app.core import store as store_mod
 from app.core.config import Settings
 from app.core.errors import ConfigError, IndexMismatchError, UsageError
-from tests.integration.conftest import chunk_rows, write
+from tests.integration.conftest import can_mount, chunk_rows, small_disk, write
 
 LOREM = ("Quire keeps an index of the folders a user picks. Each file is parsed, chunked and embedded. "
          "Only what changed is indexed again. ")
@@ -229,12 +231,71 @@ def test_unplugged_folder_keeps_its_rows(corpus, open_lib, embedder, tmp_path):
     assert len(chunk_rows(lib)) == n
     (tmp_path / "unplugged").rename(corpus)
     assert lib.index().files_unchanged == 4
-    # A drive unmounted from its mount point leaves an empty folder: the index is kept too.
-    corpus.rename(tmp_path / "unplugged")
-    corpus.mkdir()
+
+
+@pytest.mark.skipif(not can_mount(), reason="needs root on Linux to mount a drive (tmpfs)")
+def test_a_drive_unmounted_from_its_mount_point_keeps_its_rows(tmp_path, open_lib, embedder):
+    """An unmounted drive leaves its mount point, an empty folder on the disk below: the index
+    is kept until the user removes the folder."""
+    with small_disk(tmp_path / "drive", "10M") as drive:
+        write(drive / "a.txt", "notes on the unplugged drive")
+        lib = open_lib()
+        lib.index([str(drive)])
+        n = len(chunk_rows(lib))
+        subprocess.run(["umount", str(drive)], check=True)
+        r = lib.index()
+        assert r.files_removed == 0 and "empty" in r.note and len(chunk_rows(lib)) == n
+
+
+def test_a_folder_emptied_on_its_own_disk_loses_its_rows(corpus, open_lib, embedder):
+    """Not an unmounted drive: the folder is on the disk it was on. Its rows stayed for good,
+    and a search kept finding files that were deleted (the watcher's runs removed them)."""
+    lib = open_lib()
+    lib.index([str(corpus)])
+    for child in corpus.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
     r = lib.index()
-    assert r.files_removed == 0 and "empty" in r.note
-    assert len(chunk_rows(lib)) == n
+    assert r.files_removed == 4 and "empty" not in r.note and chunk_rows(lib) == []
+
+
+def test_a_file_that_can_no_longer_be_read_loses_its_rows(tmp_path, open_lib, embedder):
+    """Grown past max_file_mb, or replaced by a dangling link: the manifest said skipped or
+    failed while the old rows stayed, and a search still found the old text."""
+    d = tmp_path / "docs"
+    write(d / "log.txt", "kumquat harvest notes. " * 10)
+    write(d / "note.txt", "apricot jam recipe.")
+    write(d / "keep.txt", "plain note that stays.")
+    lib = open_lib(index__max_file_mb=0.01)
+    lib.index([str(d)])
+    write(d / "log.txt", "kumquat harvest notes. " * 1000)  # ~23 KB, over 0.01 MB
+    (d / "note.txt").unlink()
+    (d / "note.txt").symlink_to(d / "nowhere.txt")
+    r = lib.index()
+    assert r.files_skipped == 1 and r.files_failed == 1
+    assert {Path(p).name for p, *_ in chunk_rows(lib)} == {"keep.txt"}
+    assert lib.search("kumquat").hits == () and lib.search("apricot").hits == ()
+    assert lib.status()["chunks"] == 1
+    skipped = lib.manifest.files_by_status("skipped")
+    assert [f.reason for f in skipped] == ["too large: 0.022 MB, over the limit of 0.01 MB ([index] max_file_mb)"]
+
+
+def test_a_new_size_limit_applies_to_files_that_did_not_change(tmp_path, open_lib, embedder):
+    d = tmp_path / "docs"
+    write(d / "big.txt", "kumquat harvest notes. " * 1000)
+    write(d / "small.txt", "apricot jam recipe.")
+    lib = open_lib(index__max_file_mb=0.01)
+    lib.index([str(d)])
+    assert lib.search("kumquat").hits == ()
+    lib.close()
+    lib = open_lib(index__max_file_mb=1)  # raised: the big file is read now
+    r = lib.index()
+    assert r.files_added + r.files_changed == 1 and lib.search("kumquat").hits
+    lib.close()
+    lib = open_lib(index__max_file_mb=0.01)  # lowered: it leaves the index
+    r = lib.index()
+    assert r.files_skipped == 1 and lib.search("kumquat").hits == ()
+    again = lib.index()  # and the next run reads nothing again
+    assert again.files_unchanged == 2 and again.files_skipped == 0 and again.chunks_written == 0
 
 
 def test_a_folder_whose_files_the_rules_now_skip_loses_their_rows(corpus, open_lib, embedder):
@@ -529,7 +590,7 @@ def test_a_limited_run_reads_only_its_paths_and_spares_look_alike_neighbours(tmp
 def test_a_limited_run_judges_ignore_rules_and_links_from_the_library_root(tmp_path, open_lib, embedder):
     """"/sub/" is anchored at the library folder: it skips <root>/sub/, not <root>/x/sub/. A run
     that starts at <root>/x must read the rule the same way, or x/sub/'s files look deleted; and
-    a link from x/ to elsewhere in the library is inside it, as in a full run."""
+    a link from x/ to elsewhere in the library is read under its target's name, as in a full run."""
     d = tmp_path / "docs"
     write(d / "x" / "sub" / "kept.txt", "kept: the rule is anchored at the library folder")
     write(d / "sub" / "skipped.txt", "skipped by the rule")
@@ -540,12 +601,48 @@ def test_a_limited_run_judges_ignore_rules_and_links_from_the_library_root(tmp_p
     lib.index([str(d)])
     full = {p for p, *_ in chunk_rows(lib)}
     assert str(d / "x" / "sub" / "kept.txt") in full and str(d / "sub" / "skipped.txt") not in full
-    assert str(d / "x" / "link.txt") in full
+    assert str(d / "y" / "target.txt") in full and str(d / "x" / "link.txt") not in full
     write(d / "x" / "plain.txt", "plain, edited")
     r = lib.index(changed=[str(d / "x")])
     assert (r.files_changed, r.files_removed, r.files_failed) == (1, 0, 0)
     assert {p for p, *_ in chunk_rows(lib)} == full
     assert lib.index(changed=[str(d / "sub" / "skipped.txt")]).files_seen == 0
+    assert lib.index(changed=[str(d / "x" / "link.txt")]).files_seen == 0  # an alias, named by a change
+
+
+def test_a_file_the_watcher_names_is_read_even_with_its_old_size_and_mtime(tmp_path, open_lib, embedder):
+    """A same-size edit whose mtime is set back (cp -p, rsync -t, touch -r) looks unchanged by
+    size and mtime; the watcher heard of it and still kept the old text."""
+    d = tmp_path / "docs"
+    f = write(d / "a.txt", "the kumquat harvest")
+    lib = open_lib()
+    lib.index([str(d)])
+    st = os.stat(f)
+    f.write_text("the apricot harvest")  # the same length
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert lib.index().files_changed == 0  # a full run trusts size and mtime, as rsync does
+    r = lib.index(changed=[str(f)])
+    assert r.files_changed == 1 and lib.search("apricot").hits and lib.search("kumquat").hits == ()
+    assert lib.index(changed=[str(f)]).files_unchanged == 1  # hashed again, not parsed
+
+
+def test_links_are_read_under_their_target_s_name_by_the_watcher_s_runs_too(tmp_path, open_lib, embedder):
+    """A run over a changed path made a link to a folder outside the library index that folder,
+    and a link to one inside index its files a second time. Changes are reported by real
+    names; a full run had indexed the files under whichever name sorted first ("alink/")."""
+    d = tmp_path / "docs"
+    write(d / "real" / "r.txt", "the ferry timetable")
+    write(tmp_path / "private" / "diary.txt", "a private diary")
+    (d / "alink").symlink_to(d / "real", target_is_directory=True)
+    lib = open_lib()
+    lib.index([str(d)])
+    assert {p for p, *_ in chunk_rows(lib)} == {str(d / "real" / "r.txt")}
+    (d / "out").symlink_to(tmp_path / "private", target_is_directory=True)
+    (d / "again").symlink_to(d / "real", target_is_directory=True)
+    write(d / "real" / "r.txt", "the ferry timetable, edited")
+    for changed in (d / "out", d / "again", d / "real" / "r.txt"):
+        lib.index(changed=[str(changed)])
+    assert [(p, t) for p, _, t, _ in chunk_rows(lib)] == [(str(d / "real" / "r.txt"), "the ferry timetable, edited")]
 
 
 @pytest.mark.parametrize("model_keeps_up", [True, False])
@@ -740,6 +837,8 @@ def test_a_folder_added_twice_in_any_spelling_is_one_library_folder(tmp_path, op
     hits = sorted(h.path for h in lib.search("ferry", k=10).hits)  # a.txt once, by the link or not
     assert len(hits) == 2 and str(tmp_path / "other" / "b.txt") in hits
     assert sum(h.endswith(os.sep + os.path.join("sub", "a.txt")) for h in hits) == 1
+    # Their rows belong to the new folder too: a search limited to it missed them.
+    assert len(lib.search("ferry", k=10, folder=str(tmp_path)).hits) == 2
 
 
 SPACELESS = {
@@ -831,7 +930,7 @@ def test_files_a_newer_quire_reads_differently_are_read_again_once(tmp_path, ope
     msg.set_content("The deposit is two months of rent.", cte="base64")
     d.mkdir()
     (d / "deposit.eml").write_bytes(bytes(msg))
-    write(d / "lease.txt", "The lease requires sixty days written notice.")
+    write(d / "lease.yaml", "note: The lease requires sixty days written notice.")  # read the same since 1
     write(d / "LICENSE", "Permission is granted to read this licence.")  # sniffed: no telling extension
     none = {"embedding__backend": "none"}
     lib = open_lib(**none)
@@ -847,7 +946,7 @@ def test_files_a_newer_quire_reads_differently_are_read_again_once(tmp_path, ope
     lib.manifest.set_meta(indexer_mod.READERS, 2)
     assert not lib.search("deposit rent", k=3).hits
     r = lib.index()
-    assert (r.files_changed, r.files_unchanged) == (2, 1)  # the .eml and LICENSE; not lease.txt
+    assert (r.files_changed, r.files_unchanged) == (2, 1)  # the .eml and LICENSE; not lease.yaml
     assert "2 files read again: this version of Quire reads their format better" in r.note
     assert chunk_rows(lib) == clean
     assert [os.path.basename(h.path) for h in lib.search("deposit rent", k=3).hits] == ["deposit.eml"]
@@ -859,7 +958,7 @@ def test_files_a_newer_quire_reads_differently_are_read_again_once(tmp_path, ope
     assert lib.index().files_changed == 2
     # A run limited to some paths (the watcher's) neither re-reads nor sets the mark.
     lib.manifest.set_meta(indexer_mod.READERS, 2)
-    assert lib.index(changed=[str(d / "lease.txt")]).files_changed == 0
+    assert lib.index(changed=[str(d / "lease.yaml")]).files_changed == 0
     assert lib.manifest.get_meta(indexer_mod.READERS) == 2
 
 
@@ -869,13 +968,14 @@ def test_an_upgrade_reads_again_only_the_text_files_whose_decoding_changed(tmp_p
     d = tmp_path / "docs"
     d.mkdir()
     russian = "Договор аренды квартиры. Арендатор обязан вносить плату не позднее пятого числа."
-    (d / "dogovor.txt").write_bytes(russian.encode("cp1251"))
-    write(d / "lease.txt", "The lease requires sixty days written notice.")
+    # Plain text of kinds no later version reads otherwise (version 8 reads every .txt again).
+    (d / "dogovor.nfo").write_bytes(russian.encode("cp1251"))
+    write(d / "lease.conf", "The lease requires sixty days written notice.")
     write(d / "notes.rst", "Notes\n=====\n\nCafé au lait.")
     lib = open_lib(embedding__backend="none")
     assert lib.index([str(d)]).files_added == 3
     clean = chunk_rows(lib)
-    path = str(d / "dogovor.txt")
+    path = str(d / "dogovor.nfo")
     lib.store().chunks.update(where=f"path = '{path}'", values={"text": "Äîãîâîð àðåíäû"})  # as version 5 read it
     lib.manifest.set_meta(indexer_mod.READERS, 5)
     r = lib.index()
