@@ -792,6 +792,16 @@ class Watcher:
                     self._set_offline(r, publish=False)
                 changed = True
                 continue
+            if u.real and os.path.realpath(u.key) != u.real:
+                # A library folder that is a link, pointed elsewhere (ln -sfn v2 current): the
+                # old target was still watched, and the new one's files were missed.
+                log.info("watch: %s now leads to another folder; catching up", display(u.key))
+                self._disarm(u)
+                self._arm(u)
+                for r in u.roots:
+                    self._dirty.add(r, r, urgent=True)
+                changed = True
+                continue
             for r in u.roots:  # single files come and go inside a watched folder
                 gone = not _exists(self._roots[r])
                 if gone != (r in self._offline):

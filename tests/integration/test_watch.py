@@ -361,6 +361,24 @@ def test_folder_added_through_a_symlink(tmp_path, watched):
     wait_until(lambda: str(link / "b.txt") in indexed(lib), what="the file under the library's (link) path")
 
 
+def test_a_library_folder_link_pointed_elsewhere_is_followed(tmp_path, watched):
+    """`ln -sfn v2 current` while watching: the old target stayed watched and the new one's
+    files were missed until the periodic full check."""
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    write(v1 / "a.txt", "the first version: aardvark")
+    write(v2 / "c.txt", "the second version: capybara")
+    link = tmp_path / "current"
+    link.symlink_to(v1, target_is_directory=True)
+    lib, w, rec = watched(link)
+    assert indexed(lib) == {str(link / "a.txt")}
+    tmp = tmp_path / "current.new"
+    tmp.symlink_to(v2, target_is_directory=True)
+    os.replace(tmp, link)
+    wait_until(lambda: indexed(lib) == {str(link / "c.txt")}, what="the new target's files, and not the old's")
+    write(v2 / "d.txt", "written after the switch: dugong")
+    wait_until(lambda: str(link / "d.txt") in indexed(lib), what="a change in the new target")
+
+
 def test_submit_runs_on_the_writer_thread_and_rearms(tmp_path, watched):
     d, more = tmp_path / "docs", tmp_path / "more"
     write(d / "a.txt", "alpha")
