@@ -496,7 +496,9 @@ def setup_logging(paths: Paths, verbose: bool = False) -> str:
     try:
         paths.log_dir.mkdir(parents=True, exist_ok=True)
         f = paths.log_dir / "quire.log"
-        h = logging.handlers.RotatingFileHandler(f, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        # A file name with bytes that are not UTF-8 is logged escaped, not as a logging traceback.
+        h = logging.handlers.RotatingFileHandler(f, maxBytes=2_000_000, backupCount=3, encoding="utf-8",
+                                                 errors="backslashreplace")
         h.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
         root.addHandler(h)
         where = str(f)
