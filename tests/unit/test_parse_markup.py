@@ -315,3 +315,18 @@ def test_saved_shadow_roots_and_srcdoc_frames_are_read(tmp_path: Path) -> None:
     assert parse_file(write(tmp_path, "s.html", page)) == [Section(
         "Espresso machine\n\nPressure 15 bar, price 299 EUR.\n\nMain.\n\nEmbedded tweet: launch & party",
         None, "Espresso machine")]
+
+
+def test_crafted_inputs_for_the_new_patterns_stay_linear(tmp_path: Path) -> None:
+    cases = {
+        "h1.md": "# " + "**a " * 100_000, "h2.md": "# " + "[a](" * 100_000, "h3.md": "# " + "`a" * 100_000,
+        "s.xhtml": '<?xml version="1.0"?>' + "<title " * 100_000,
+        "t.html": "<template shadowrootmode " * 100_000,
+        "u.json": "\\u00e9\\\\" * 200_000, "v.bib": '{\\"' * 100_000 + "\\v " * 100_000,
+        "w.log": "\x1b]" * 100_000 + "\x1b[" * 100_000, "x.xml": "&#" * 200_000,
+        "y.html": "<p>" + "<font>" * 100_000 + "<div>" * 6000, "z.html": "<script>" * 50_000 + "<!--" * 50_000,
+    }
+    for name, content in cases.items():
+        start = time.perf_counter()
+        parse_file(write(tmp_path, name, content))
+        assert time.perf_counter() - start < 3, name

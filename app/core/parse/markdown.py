@@ -25,11 +25,12 @@ _NOT_PARAGRAPH = re.compile(r" {0,3}(?:[-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|>
 # HTML blocks whose lines are not Markdown until their end ("# apt-get" in a <pre> is no heading).
 _HTML_BLOCK = re.compile(r" {0,3}<(?:(!--)|(pre|script|style|textarea)(?=[\s>]|$))", re.I)
 # Inline syntax in a heading's title: code spans, images (badges), links, emphasis, {#id}.
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-_INLINE_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]")
-_INLINE_LINK = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])")
-_EMPHASIS = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)"
-                       r"|\*(?=\S)([^*]+?)(?<=\S)\*|(?<!\w)_(?=\S)([^_]+?)(?<=\S)_(?!\w)")
+# None of them crosses its own delimiter, so each scan stops at the next one (linear).
+_CODE_SPAN = re.compile(r"(`+)([^`]+?)\1")
+_INLINE_IMAGE = re.compile(r"!\[[^\[\]]*\](?:\([^()]*\)|\[[^\[\]]*\])")
+_INLINE_LINK = re.compile(r"\[([^\[\]]*)\](?:\([^()]*\)|\[[^\[\]]*\])")
+_EMPHASIS = re.compile(r"\*\*(?=[^\s*])([^*]+?)(?<=\S)\*\*|(?<!\w)__(?=[^\s_])([^_]+?)(?<=\S)__(?!\w)"
+                       r"|\*(?=[^\s*])([^*]+?)(?<=\S)\*|(?<!\w)_(?=[^\s_])([^_]+?)(?<=\S)_(?!\w)")
 _ATTRIBUTES = re.compile(r"\s*\{[#.][^{}]*\}\s*$")
 
 
