@@ -16,8 +16,10 @@ def open_window() -> int:
 
 
 def main() -> int:
-    from .cli import main as cli_main
-
+    try:
+        from .cli import main as cli_main
+    except KeyboardInterrupt:  # Ctrl-C while starting: nothing was done, no traceback to show
+        return 130
     return cli_main()
 
 

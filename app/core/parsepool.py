@@ -12,10 +12,13 @@ import logging
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -60,6 +63,19 @@ def _limit_memory(mb: int) -> None:
 DEFAULT_PARSER = "app.core.parse:parse_file"
 
 
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ctrl-C ignored for the block, where signals can be set (the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def scratch_dir(pid: int) -> str:
     """A worker's folder for temporary files (a decompressed document, a mail attachment): the
     pool removes it when it kills the worker, so a parser stopped mid-file leaves nothing."""
@@ -67,6 +83,9 @@ def scratch_dir(pid: int) -> str:
 
 
 def _worker_main(conn: Connection, spec: ChunkSpec, memory_mb: int, parser: str, background: bool) -> None:
+    # Ctrl-C in a terminal reaches every process of the group: the writer stops the run and the
+    # workers it still needs; a worker that died of it was recorded as a crash on a good file.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     scratch = scratch_dir(os.getpid())
     try:
         os.makedirs(scratch, exist_ok=True)
@@ -204,6 +223,13 @@ class ParsePool:
             # killed for a timeout is replaced in milliseconds, not the seconds an import takes.
             self._ctx.set_forkserver_preload(["app.core.chunking", "app.core.parse", "app.core.hashing",
                                               "tokenizers"])
+            with _sigint_ignored():
+                # Started ignoring Ctrl-C (kept across its exec): its own guard comes only after
+                # the second or so of imports, and a Ctrl-C then killed it, ending the run with
+                # "unexpected EOFError". Workers forked from it ignore Ctrl-C from the start.
+                from multiprocessing import forkserver
+
+                forkserver.ensure_running()
         else:
             self._ctx = mp.get_context("spawn")
         self._workers: list[_Worker] = []
@@ -279,6 +305,8 @@ class ParsePool:
                     requeue(w)
                     del live[conn]  # type: ignore[arg-type]
                     self._replace(w)
+                    if cancel is not None and cancel.cancelled:
+                        return  # stopped with the run, not by the file
                     yield keys.pop(job_id), ParseFailure(
                         "damaged", f"the parser crashed on this file (exit code {code})")
                     continue

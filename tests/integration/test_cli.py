@@ -190,6 +190,34 @@ def test_manifest_is_sqlite_in_wal_mode(tmp_path, docs):
     conn.close()
 
 
+@pytest.mark.parametrize("after_s", [0.8, 1.4, 2.5])
+def test_ctrl_c_in_a_terminal_marks_no_file_failed(tmp_path, after_s):
+    """A terminal's Ctrl-C reaches every process of the group: parse workers died of it and
+    their files were recorded as crashes ('the parser crashed'), never read again while
+    unchanged; early on it killed the process that starts them: 'unexpected EOFError'."""
+    d = tmp_path / "notes"
+    for i in range(300):
+        write(d / f"note{i:03}.txt", " ".join(f"note {i} line {j} about topic{i}." for j in range(80)))
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUIRE_")}
+    env.update({"QUIRE_HOME": str(home), "PYTHONPATH": str(REPO), "QUIRE_EMBEDDING_BACKEND": "none"})
+    proc = subprocess.Popen([sys.executable, "-m", "app", "index", str(d)], cwd=str(REPO), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, process_group=0,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        time.sleep(after_s)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the whole foreground group
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    # Done, stopped, or (a Ctrl-C as the process exits) ended by the signal: 130 to a shell.
+    assert proc.returncode in (0, 130, -signal.SIGINT), err
+    assert "Traceback" not in err and "unexpected" not in err
+    run_cli(home, "index", env={"QUIRE_EMBEDDING_BACKEND": "none"}, check=True)
+    st = json.loads(run_cli(home, "status", "--json", env={"QUIRE_EMBEDDING_BACKEND": "none"}, check=True).stdout)
+    assert st["files"] == {"indexed": 300} and st["failed"] == []
+
+
 def test_ctrl_c_stops_an_index_run_and_the_next_run_finishes_it(tmp_path, minilm_path):
     """Ctrl-C mid-run: exit 130, a line that says it stopped, nothing lost; `quire index` goes on."""
     d = tmp_path / "notes"
