@@ -111,7 +111,7 @@ def parse(path: str) -> list[Section]:
     text = decode_text_file(data)
     ext = path.rsplit(".", 1)[-1].lower()
     if ext in _UNICODE_ESCAPED and "\\u" in text:
-        text = _U_ESCAPES.sub(_unescape_run, text)
+        text = unescape_unicode(text)
     elif ext in _XML and "&" in text:
         text = _XML_REFERENCE.sub(lambda m: html.unescape(m.group()), text)
     elif ext in _LATEX and "\\" in text:
@@ -161,20 +161,45 @@ _XML_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|lt|gt|qu
 # JSON written with ASCII only (Python's json default, API dumps, data exports) and Java
 # .properties (native2ascii) spell every other character as \uXXXX.
 _UNICODE_ESCAPED = frozenset(["json", "jsonc", "json5", "jsonl", "ndjson", "geojson", "properties"])
-# A run of \uXXXX not itself escaped ("\\u0041" is a backslash and "u0041"), after any "\\" pairs.
-_U_ESCAPES = re.compile(r"(?<!\\)((?:\\\\)*)((?:\\u[0-9a-fA-F]{4})+)")
+# After splitting at escaped backslashes ("\\u0041" is a backslash and "u0041"), every "\u" left
+# is an escape: the raw-unicode-escape codec decodes them in C. A piece it refuses ("\U", or
+# "\u" without four hex digits) is decoded one run at a time.
+_U_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+# Facebook and Instagram exports escape each UTF-8 byte ("\u00c3\u00a9" for "é").
+_ESCAPED_UTF8 = re.compile(r"\\u00[c-fC-F][0-9a-fA-F]\\u00[89abAB][0-9a-fA-F]")
+_UTF8_AS_LATIN1 = re.compile("[\xc2-\xf4][\x80-\xbf]{1,3}")
 
 
-def _unescape_run(m: re.Match[str]) -> str:
-    codes = [int(h, 16) for h in m.group(2).split("\\u")[1:]]
-    if len(codes) > 1 and all(0x80 <= c <= 0xFF for c in codes):
-        # Facebook and Instagram exports escape each UTF-8 byte ("\u00c3\u00a9" for "é").
-        try:
-            return m.group(1) + bytes(codes).decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-    text = "".join(map(chr, codes))  # surrogate pairs joined below, lone halves replaced
-    return m.group(1) + text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+def unescape_unicode(text: str) -> str:
+    """``text`` with its \\uXXXX escapes decoded, surrogate pairs joined."""
+    pieces = text.split("\\\\")
+    for i, piece in enumerate(pieces):
+        if "\\u" in piece:
+            pieces[i] = _unescape_piece(piece)
+    text = "\\\\".join(pieces)
+    if _SURROGATES.search(text):
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def _unescape_piece(piece: str) -> str:
+    try:
+        if "\\U" in piece:
+            raise ValueError
+        out = piece.encode("raw_unicode_escape").decode("raw_unicode_escape")
+    except (ValueError, UnicodeDecodeError):
+        out = _U_ESCAPES.sub(lambda m: "".join(chr(int(h, 16)) for h in m.group().split("\\u")[1:]), piece)
+    if _ESCAPED_UTF8.search(piece):
+        out = _UTF8_AS_LATIN1.sub(_utf8_bytes, out)
+    return out
+
+
+def _utf8_bytes(m: re.Match[str]) -> str:
+    try:
+        return m.group().encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return m.group()
 
 
 def parse_unknown(path: str) -> list[Section]:
