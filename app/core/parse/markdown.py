@@ -32,6 +32,7 @@ _INLINE_LINK = re.compile(r"\[([^\[\]]*)\](?:\([^()]*\)|\[[^\[\]]*\])")
 _EMPHASIS = re.compile(r"\*\*(?=[^\s*])([^*]+?)(?<=\S)\*\*|(?<!\w)__(?=[^\s_])([^_]+?)(?<=\S)__(?!\w)"
                        r"|\*(?=[^\s*])([^*]+?)(?<=\S)\*|(?<!\w)_(?=[^\s_])([^_]+?)(?<=\S)_(?!\w)")
 _ATTRIBUTES = re.compile(r"\s*\{[#.][^{}]*\}\s*$")
+_INLINE_MARK = re.compile(r"[\[*_{]")
 
 
 def parse(path: str) -> list[Section]:
@@ -122,18 +123,21 @@ def _html_block_end(line: str) -> str:
 def _plain_title(title: str) -> str:
     """A heading's title as it reads: "[API](api.md) reference `parse_file()` ![badge](x.svg)"
     is "API reference parse_file()" (code spans kept as they are written inside)."""
-    if not any(c in title for c in "`[*_{"):
+    pieces = _CODE_SPAN.split(title) if "`" in title else [title]  # text, ticks, code, text, ...
+    if len(pieces) == 1 and not _INLINE_MARK.search(title):
         return title
-    pieces = _CODE_SPAN.split(title)  # text, ticks, code, text, ...
     out = []
-    for i, piece in enumerate(pieces):
-        if i % 3 == 0:
+    for i in range(0, len(pieces), 3):
+        piece = pieces[i]
+        if _INLINE_MARK.search(piece):
             piece = _INLINE_LINK.sub(r"\1", _INLINE_IMAGE.sub("", piece))
             piece = _EMPHASIS.sub(lambda m: next(g for g in m.groups() if g is not None), piece)
-            out.append(piece)
-        elif i % 3 == 2:
-            out.append(pieces[i].strip())
-    return " ".join(_ATTRIBUTES.sub("", "".join(out)).split())
+            if "{" in piece:
+                piece = _ATTRIBUTES.sub("", piece)
+        out.append(piece)
+        if i + 2 < len(pieces):
+            out.append(pieces[i + 2].strip())
+    return " ".join("".join(out).split())
 
 
 def open_fence(text: str) -> str:
