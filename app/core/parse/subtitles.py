@@ -43,14 +43,13 @@ def _cue_lines(text: str) -> list[str]:
         timing = next((i for i, r in enumerate(rows) if _TIMING.match(r)), None)
         if timing is None:
             continue  # a header line ("Kind: captions") or something else that is not a cue
-        blink = _duration(_TIMING.match(rows[timing])) < _BLINK
         said_rows = [said for row in rows[timing + 1:]
                      if not _TIMING.match(row)  # the next cue without a blank line between (YouTube's)
                      and (said := " ".join(html.unescape(_TAG.sub("", row)).split()))]
-        for i, said in enumerate(said_rows):
-            scrolled = i == 0 and (blink or len(said_rows) > 1)
-            if not (scrolled and lines and said == lines[-1]):
-                lines.append(said)
+        if said_rows and lines and said_rows[0] == lines[-1] \
+                and (len(said_rows) > 1 or _duration(_TIMING.match(rows[timing])) < _BLINK):
+            del said_rows[0]  # scrolled up from the cue before
+        lines.extend(said_rows)
     return lines
 
 
