@@ -130,10 +130,12 @@ READER_CHANGES: dict[int, frozenset[str]] = {
                   "docx", "docm", "dotx", "dotm", "pptx", "pptm", "ppsx", "ppsm", "potx", "potm", "odt", "ott",
                   "odp", "otp", "fodp", "xlsx", "xlsm", "xltx", "xltm", "xlam", "xls", "xlt", "ods", "ots", "fods",
                   "doc", "dot", "pdf"]),  # PDF: sparse text no longer refused as a scan, rotated pages, unmapped glyphs
-    # HTML: self-closed <title/> in XHTML and EPUB, the nesting guard's false alarms; web pages
-    # saved as .mht/.mhtml (were raw MIME); \uXXXX in JSON and .properties (were kept escaped);
-    # a heading followed by a sub-heading is in the sub-heading's text (was only in its path):
-    # every reader with headings, and mail whose HTML body has them; terminal colour codes in logs;
+    # HTML: self-closed <title/> in XHTML and EPUB, the nesting guard's false alarms, split
+    # headings, navigation, ruby, footnote marks; web pages saved as .mht/.mhtml (were raw MIME);
+    # \uXXXX in JSON and .properties (were kept escaped); a heading followed by a sub-heading is
+    # in the sub-heading's text (was only in its path): every reader with headings, and mail whose
+    # HTML body has them; terminal colour codes in logs (in any text file; the usual kinds listed);
+    # notebooks' text outputs; Markdown heading titles and pasted images; HTML sniffed (SNIFF).
     8: frozenset(["html", "htm", "xhtml", "xht", "shtml", "epub", "mht", "mhtml",
                   "json", "jsonc", "json5", "jsonl", "ndjson", "geojson", "properties",
                   *_MARKDOWN, "ipynb", "docx", "docm", "dotx", "dotm", "odt", "ott", "fb2",
