@@ -912,13 +912,20 @@ class Indexer:
             self.store.delete_files(sorted(stray))
 
     def remove_root(self, root: Root) -> int:
-        """Take a folder or file out of the library: its rows leave the store, then the manifest."""
+        """Take a folder or file out of the library, as a run: the manifest lets go of its files
+        first, then their rows leave the store. Killed in between, the next run finds rows no
+        file owns and drops them, with their vectors (store first, a kill left the folder
+        listed as indexed with none of its rows, and nothing noticed)."""
+        run_id, interrupted = self.manifest.start_run()
+        if interrupted:
+            self._recover()
         ids = [r.id for r in self.manifest.files_of_root(root.id)]
-        self.store.delete_files(ids)
         self.manifest.remove_root(root.id)
-        if ids:
-            self.store.orphan_vectors()
+        self.store.delete_files(ids)
+        if ids or interrupted:
+            self.store.orphan_vectors(everything=interrupted)
             self.store.maintain(final=True, compact=True)
+        self.manifest.finish_run(run_id, "ok", {"files_removed": len(ids)})
         return len(ids)
 
 

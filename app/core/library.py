@@ -29,7 +29,7 @@ from .manifest import FAILED, INDEXED, SKIPPED, Manifest, Root
 from .paths import display, is_within
 from .scan import system_dir_of
 from .search import Searcher, search_kinds
-from .store import SCHEMA_VERSION, Store, disk_bytes
+from .store import SCHEMA_VERSION, Store, disk_bytes, remove_leftovers
 from .types import CancelToken, IndexReport, Progress, SearchResult
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,9 @@ class Library:
                 manifest = Manifest(paths.manifest_db)
             lib = cls(paths, settings, manifest, lock)
             if write:
+                remove_leftovers(str(paths.index_dir))  # an index being deleted when a run was killed
                 lib._recover_lost_manifest()
+                lib._drop_leftover_tables()
         except BaseException:
             if lock:
                 lock.release()
@@ -139,6 +141,24 @@ class Library:
                 shutil.rmtree(d, ignore_errors=True)
             with self.manifest.transaction() as conn:
                 conn.execute("DELETE FROM files")
+
+    def _drop_leftover_tables(self) -> None:
+        """Tables the index does not use, left by a rebuild killed after its swap or halfway
+        through (the old chunks, a part-built vectors table), and its staging folder: nothing
+        else would ever remove them. Looked for on disk, so a run with nothing to do still
+        does not load LanceDB."""
+        shutil.rmtree(self.paths.data_dir / "rebuild", ignore_errors=True)
+        meta = self.meta()
+        if meta is None or not self.paths.index_dir.is_dir():
+            return
+        live = {meta["chunks_table"], meta.get("vectors_table") or ""}
+        stray = [d.name[:-len(".lance")] for d in self.paths.index_dir.iterdir()
+                 if d.name.endswith(".lance") and d.name[:-len(".lance")] not in live]
+        if stray:
+            log.warning("dropping %d tables the index does not use (a rebuild was stopped)", len(stray))
+            store = self.store()
+            for name in stray:
+                store.drop_table(name)
 
     def _save_roots(self) -> None:
         """Keep the library's folders beside the manifest (``_recover_lost_manifest``)."""
@@ -557,9 +577,7 @@ class Library:
             return None
         want = self._wanted(None)
         reparse = meta["chunking"] != want["chunking"]
-        e = meta["embedding"]
-        reembed = ((e["backend"], e["model"]) != (want["embedding"]["backend"], want["embedding"]["model"])
-                   or _other_model_files(e, want["embedding"]))
+        reembed = self._model_changed(meta)
         if not (reparse or reembed):
             return None
         rate = None
@@ -572,6 +590,12 @@ class Library:
         return RebuildPlan(reparse, (reembed or reparse) and embeds, sum(self.manifest.counts().values()),
                            self.manifest.total_chunks(), rate)
 
+    def _model_changed(self, meta: dict[str, Any]) -> bool:
+        """Whether the settings' embedding model is not the one the index was built with."""
+        have, want = meta["embedding"], self._wanted(None)["embedding"]
+        return ((have["backend"], have["model"]) != (want["backend"], want["model"])
+                or _other_model_files(have, want))
+
     def reset(self) -> None:
         """Forget the index (not the library's folders), e.g. to repair a damaged store.
         The next ``index`` reads every file again."""
@@ -580,10 +604,13 @@ class Library:
         self._store = None
         from .store import remove_store
 
-        remove_store(str(self.paths.index_dir))
+        # The manifest forgets first. Killed after it, the next open drops the tables no manifest
+        # knows; the other way round, a kill left a manifest calling every file indexed beside
+        # an empty index, which `quire index` then found unchanged.
         with self.manifest.transaction() as conn:
             conn.execute("DELETE FROM files")
             conn.execute("DELETE FROM meta WHERE key IN (?, ?, 'vectors_complete')", (INDEX_META, STORE_SCHEMA))
+        remove_store(str(self.paths.index_dir))
 
     def rebuild(self, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> IndexReport:
         """Build the index anew for the current settings beside the old one, then swap.
@@ -607,6 +634,14 @@ class Library:
         info = emb.info if emb else None
         ident = self.settings.embedding_identity()
         vectors = f"vectors_{_slug(ident['backend'] + '_' + ident['model'])}" if emb else ""
+        if vectors and old["vectors_table"]:
+            if not self._model_changed(old):
+                vectors = old["vectors_table"]  # the same model: its vectors serve the new chunks too
+            elif _same_table(vectors, old["vectors_table"]):
+                # Another model under the same name (other files in model_path): its vectors go
+                # to a table of their own. Dropping the one in use first lost every vector when
+                # the rebuild was stopped, and a re-parse mixed the two models' vectors.
+                vectors = _next_table_name(vectors, Store(self.paths.index_dir, old["chunks_table"], None))
         if plan.reparse:
             gen = int(old["chunks_table"].rsplit("_", 1)[-1]) + 1
             chunks = f"chunks_{gen}"
@@ -660,6 +695,20 @@ class Library:
             store.orphan_vectors(everything=True)
         self._store = None
         return _with_note(report, "rebuilt", seconds=time.monotonic() - t0)
+
+
+def _same_table(a: str, b: str) -> bool:
+    return a.split("__")[0] == b.split("__")[0]
+
+
+def _next_table_name(name: str, store: Store) -> str:
+    """``name`` with the first generation suffix ("__2", "__3"...) no table has yet (a slug
+    never holds "__", so the suffix cannot be confused with the model's own name)."""
+    base = name.split("__")[0]
+    n = 2
+    while store.has_table(f"{base}__{n}"):
+        n += 1
+    return f"{base}__{n}"
 
 
 def _other_model_files(have: dict[str, Any], want: dict[str, Any]) -> bool:

@@ -295,6 +295,9 @@ class Store:
                                                          mode="overwrite")
         return self._vectors
 
+    def has_table(self, name: str) -> bool:
+        return name in self._table_names()
+
     def drop_table(self, name: str) -> None:
         if name in self._table_names():
             with _lance_errors(self.uri):
@@ -651,6 +654,31 @@ def disk_bytes(uri: str) -> int:
     return total
 
 
+REMOVING = ".removing-"  # an index folder being deleted is first renamed to <name>.removing-<pid>
+
+
 def remove_store(uri: str) -> None:
-    if "://" not in uri:
-        shutil.rmtree(uri, ignore_errors=True)
+    """Delete a whole index. It is renamed aside first, so a kill halfway leaves no half-deleted
+    table where the next index would open it, only a folder ``remove_leftovers`` deletes."""
+    if "://" in uri or not os.path.exists(uri):
+        return
+    aside = f"{uri.rstrip(os.sep)}{REMOVING}{os.getpid()}"
+    try:
+        os.replace(uri, aside)
+    except OSError:
+        aside = uri
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def remove_leftovers(uri: str) -> None:
+    """Finish deleting what ``remove_store`` was stopped in the middle of."""
+    if "://" in uri:
+        return
+    parent, name = os.path.split(uri.rstrip(os.sep))
+    try:
+        names = os.listdir(parent or ".")
+    except OSError:
+        return
+    for n in names:
+        if n.startswith(name + REMOVING):
+            shutil.rmtree(os.path.join(parent, n), ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,18 @@ from app.core.library import Library
 from tests.helpers.embedders import HashEmbedder
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def model_copy(model: Path, dest: Path, other: bool = False) -> Path:
+    """The model's folder copied to ``dest`` (weights linked); ``other``: a different model of
+    the same size and name (another setting in its configuration)."""
+    dest.mkdir()
+    for f in model.iterdir():
+        (dest / f.name).symlink_to(f) if f.suffix == ".onnx" or f.is_dir() else shutil.copy(f, dest / f.name)
+    if other:
+        cfg = json.loads((dest / "config.json").read_text())
+        (dest / "config.json").write_text(json.dumps({**cfg, "layer_norm_eps": 1e-6}))
+    return dest
 
 
 def can_mount() -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, run_cli, write
+from tests.integration.conftest import REPO, model_copy, run_cli, write
 
 NONE = {"QUIRE_EMBEDDING_BACKEND": "none"}
 
@@ -127,20 +127,9 @@ def test_a_damaged_manifest_is_repaired_without_losing_the_folders_or_doubling_r
 def test_another_model_in_the_same_model_path_is_refused_until_rebuilt(tmp_path, docs, minilm_path):
     # model_path was not part of the index's identity: another model of the same size put in its
     # place (or the setting pointed elsewhere) mixed two models' vectors without a word.
-    import shutil
-
-    def model_copy(name: str, tweak: bool) -> Path:
-        d = tmp_path / name
-        d.mkdir()
-        for f in minilm_path.iterdir():
-            (d / f.name).symlink_to(f) if f.suffix == ".onnx" or f.is_dir() else shutil.copy(f, d / f.name)
-        if tweak:  # a different model: other settings in its configuration
-            cfg = json.loads((d / "config.json").read_text())
-            (d / "config.json").write_text(json.dumps({**cfg, "layer_norm_eps": 1e-6}))
-        return d
-
     home = tmp_path / "home"
-    a, moved, b = model_copy("model-a", False), model_copy("model-a-moved", False), model_copy("model-b", True)
+    a, moved, b = (model_copy(minilm_path, tmp_path / "model-a"), model_copy(minilm_path, tmp_path / "model-a-moved"),
+                   model_copy(minilm_path, tmp_path / "model-b", other=True))
     run_cli(home, "index", str(docs), env={"QUIRE_EMBEDDING_MODEL_PATH": str(a)}, check=True)
     # The same model in another folder is the same model: nothing to rebuild.
     p = run_cli(home, "search", "zebras", "--json", env={"QUIRE_EMBEDDING_MODEL_PATH": str(moved)})
