@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -76,10 +77,39 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
+SCRATCH_PREFIX = "quire-parse-"
+
+
 def scratch_dir(pid: int) -> str:
     """A worker's folder for temporary files (a decompressed document, a mail attachment): the
     pool removes it when it kills the worker, so a parser stopped mid-file leaves nothing."""
-    return os.path.join(tempfile.gettempdir(), f"quire-parse-{pid}")
+    return os.path.join(tempfile.gettempdir(), f"{SCRATCH_PREFIX}{pid}")
+
+
+def remove_orphan_scratch() -> None:
+    """Scratch folders of workers that are gone without their pool (the whole process killed):
+    they may hold a decompressed copy of a user's document."""
+    root = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(SCRATCH_PREFIX)]
+    except OSError:
+        return
+    for n in names:
+        pid = n[len(SCRATCH_PREFIX):]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(root, n), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if sys.platform == "win32":
+        return True  # os.kill there terminates the process: no safe way to ask
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process, or a platform that cannot tell: leave it alone
+        return True
+    return True
 
 
 def _worker_main(conn: Connection, spec: ChunkSpec, memory_mb: int, parser: str, background: bool) -> None:
@@ -233,6 +263,7 @@ class ParsePool:
         else:
             self._ctx = mp.get_context("spawn")
         self._workers: list[_Worker] = []
+        remove_orphan_scratch()
 
     def _spawn(self) -> _Worker:
         w = _Worker(self._ctx, self.spec, self.memory_mb, self.parser, self.background)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -270,3 +271,21 @@ def test_the_whole_eval_corpus_indexes_without_a_crash(tmp_path, eval_docs, open
     assert all(row.status in ("indexed", "empty", "failed", "skipped") for row in rows)
     assert all(row.reason for row in rows if row.status in ("failed", "skipped"))
     assert lib.search("Debian policy manual", k=3).hits
+
+
+def test_scratch_folders_of_killed_workers_are_removed(tmp_path, monkeypatch):
+    """A worker killed with its whole process (SIGKILL to the group) leaves its scratch folder,
+    which may hold a decompressed copy of a document; the next pool removes it."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    stale = tmp_path / f"quire-parse-{gone}"
+    (stale / "unpacked").mkdir(parents=True)
+    (stale / "unpacked" / "letter.txt").write_text("a private letter")
+    mine = tmp_path / f"quire-parse-{os.getpid()}"  # a live process's: left alone
+    mine.mkdir()
+    with ParsePool(ChunkSpec(200, 20), workers=1, timeout_s=60, memory_mb=2048):
+        pass
+    assert not stale.exists() and mine.exists()
