@@ -231,6 +231,7 @@ class _Unit:
     message: str = ""
     restarts: list[float] = field(default_factory=list)
     real: str = ""  # ``key`` with symlinks resolved: what is actually watched
+    ident: tuple[int, int] | None = None  # (device, inode) of ``real`` when armed
 
     def local(self, path: str) -> str:
         """An event's path in the library's terms (a folder added through a symlink is watched at
@@ -707,6 +708,7 @@ class Watcher:
             return
         obs: BaseObserver | None = None
         u.real = os.path.realpath(u.key)
+        u.ident = _ident(u.real)
         try:
             obs = _new_observer()
             obs.schedule(_Handler(self, u), u.real, recursive=u.recursive, event_filter=_event_filter())
@@ -792,9 +794,10 @@ class Watcher:
                     self._set_offline(r, publish=False)
                 changed = True
                 continue
-            if u.real and os.path.realpath(u.key) != u.real:
-                # A library folder that is a link, pointed elsewhere (ln -sfn v2 current): the
-                # old target was still watched, and the new one's files were missed.
+            if u.real and (os.path.realpath(u.key) != u.real or _ident(u.real) != u.ident):
+                # A library folder that is a link, pointed elsewhere (ln -sfn v2 current), or a
+                # drive unmounted from it or mounted on it again: the watch was on what was
+                # there before, and new changes were missed until the periodic full check.
                 log.info("watch: %s now leads to another folder; catching up", display(u.key))
                 self._disarm(u)
                 self._arm(u)
@@ -886,6 +889,14 @@ class Watcher:
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
+
+def _ident(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _exists(root: Root) -> bool:

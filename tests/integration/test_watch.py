@@ -32,7 +32,7 @@ from app.core.library import Library
 from app.core.parsepool import ParsePool
 from app.core.types import IndexReport
 from app.core.watch import Watcher, WatchStatus
-from tests.integration.conftest import REPO, chunk_rows, write
+from tests.integration.conftest import REPO, can_mount, chunk_rows, small_disk, write
 
 TIMEOUT = 30.0  # generous for a loaded 2-core machine; the waits usually end within a second or two
 
@@ -377,6 +377,23 @@ def test_a_library_folder_link_pointed_elsewhere_is_followed(tmp_path, watched):
     wait_until(lambda: indexed(lib) == {str(link / "c.txt")}, what="the new target's files, and not the old's")
     write(v2 / "d.txt", "written after the switch: dugong")
     wait_until(lambda: str(link / "d.txt") in indexed(lib), what="a change in the new target")
+
+
+@pytest.mark.skipif(not can_mount(), reason="needs root on Linux to mount a drive (tmpfs)")
+def test_a_drive_mounted_again_on_a_library_folder_is_watched_again(tmp_path, watched):
+    """Unmounted and mounted again while watching (a USB drive re-plugged): the folder still
+    existed, so the watch stayed on what was there before and changes waited for the
+    periodic full check."""
+    drive = tmp_path / "drive"
+    with small_disk(drive, "10M"):
+        write(drive / "a.txt", "on the drive: aardvark")
+        lib, w, rec = watched(drive)
+        assert indexed(lib) == {str(drive / "a.txt")}
+        subprocess.run(["umount", str(drive)], check=True)
+        time.sleep(3)  # the watcher's health check sees the drive gone
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=10M", "tmpfs", str(drive)], check=True)
+        write(drive / "b.txt", "written after the drive came back: bandicoot")
+        wait_until(lambda: str(drive / "b.txt") in indexed(lib), what="a file written on the remounted drive")
 
 
 def test_submit_runs_on_the_writer_thread_and_rearms(tmp_path, watched):
