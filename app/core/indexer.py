@@ -40,7 +40,7 @@ from .parse import (
     skip_reason,
 )
 from .parse._common import describe
-from .parsepool import GONE, ParseFailure, ParsePool, os_reason
+from .parsepool import CANNOT_READ, GONE, ParseFailure, ParsePool, os_reason
 from .paths import display
 from .scan import ScanEntry, Scanner, ScanProblem
 from .scripts import spaceless
@@ -61,6 +61,7 @@ UPKEEP_DUE = "upkeep_due"  # manifest meta: a watcher's run wrote and left the f
 STORE_SCHEMA = "store_schema"  # manifest meta: the store's layout version, once a full upkeep has upgraded it
 READERS = "readers"  # manifest meta: parse.READERS_VERSION of the last full run (re-reads, see READER_CHANGES)
 SIZE_CAP = "max_file_bytes"  # manifest meta: [index] max_file_mb as bytes, as of the last full run
+UNREAD = -2  # the size recorded for a file that could not be read: never "unchanged", so retried
 ROOT_DEVICES = "root_devices"  # manifest meta: {root id: st_dev of the library folder when it had files}
 _WAKE = ("", "")  # put in the embed queue to wake its thread; never embedded
 # Rows not yet in the keyword index cost every keyword search a flat scan (~30 µs a row): a run
@@ -544,7 +545,7 @@ class Indexer:
         for p, root_id, st in problem_rows:
             row = rows.get(st.id) if st is not None else None
             if row is None or row.status != FAILED or row.reason != p.reason:
-                records.append(FileRecord(p.path, root_id, -2, 0, None, None, FAILED, p.reason))
+                records.append(FileRecord(p.path, root_id, UNREAD, 0, None, None, FAILED, p.reason))
                 c.failed += 1
                 if row is not None:
                     unindexed.append(row.id)
@@ -579,7 +580,8 @@ class Indexer:
                             missing.append(row)
                         continue
                     if isinstance(res, OSError):
-                        fail_records.append(FileRecord(e.path, root_id, e.size, e.mtime_ns, None, e.kind, FAILED,
+                        # Not its size and mtime: unchanged, it was never tried again once readable.
+                        fail_records.append(FileRecord(e.path, root_id, UNREAD, 0, None, e.kind, FAILED,
                                                        os_reason(res)))
                         c.failed += 1
                         if row is not None:
@@ -654,7 +656,8 @@ class Indexer:
         # A limited run (the watcher's): walk each changed path, under the root's rules.
         for start in starts:
             for item in self.scanner.walk_within(root.path, start):
-                if isinstance(item, ScanProblem) and item.path == start and start != root.path:
+                if isinstance(item, ScanProblem) and item.path == start and start != root.path \
+                        and not os.path.islink(start):
                     continue  # the changed path itself vanished: handled as a deletion
                 yield item
 
@@ -761,9 +764,11 @@ class Indexer:
                 elif isinstance(outcome, ParseFailure):
                     # Binary content under a text-like name is skipped, like any other non-document.
                     skipped = outcome.reason == "unsupported"
+                    retry = outcome.reason == CANNOT_READ  # the next run tries again, changed or not
                     batch.ids.append(fid)
                     batch.record_ids.append(fid)
-                    batch.records.append(FileRecord(e.path, job.root_id, e.size, e.mtime_ns, job.sha256, e.kind,
+                    batch.records.append(FileRecord(e.path, job.root_id, UNREAD if retry else e.size,
+                                                    0 if retry else e.mtime_ns, job.sha256, e.kind,
                                                     SKIPPED if skipped else FAILED, outcome.message))
                     if skipped:
                         c.skipped += 1
@@ -911,7 +916,7 @@ class Indexer:
             log.warning("removing chunks of %d files left by an interrupted run", len(stray))
             self.store.delete_files(sorted(stray))
 
-    def remove_root(self, root: Root) -> int:
+    def remove_root(self, root: Root, on_forgotten: Callable[[], None] = lambda: None) -> int:
         """Take a folder or file out of the library, as a run: the manifest lets go of its files
         first, then their rows leave the store. Killed in between, the next run finds rows no
         file owns and drops them, with their vectors (store first, a kill left the folder
@@ -921,6 +926,7 @@ class Indexer:
             self._recover()
         ids = [r.id for r in self.manifest.files_of_root(root.id)]
         self.manifest.remove_root(root.id)
+        on_forgotten()
         self.store.delete_files(ids)
         if ids or interrupted:
             self.store.orphan_vectors(everything=interrupted)

@@ -29,12 +29,13 @@ from .manifest import FAILED, INDEXED, SKIPPED, Manifest, Root
 from .paths import display, is_within
 from .scan import system_dir_of
 from .search import Searcher, search_kinds
-from .store import SCHEMA_VERSION, Store, disk_bytes, remove_leftovers
+from .store import SCHEMA_VERSION, Store, disk_bytes, remove_leftovers, remove_store
 from .types import CancelToken, IndexReport, Progress, SearchResult
 
 log = logging.getLogger(__name__)
 
 INDEX_META = "index"
+RESETTING = "resetting"  # manifest meta: a reset let go of the index, which is still to be deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,8 @@ class Library:
             lib = cls(paths, settings, manifest, lock)
             if write:
                 remove_leftovers(str(paths.index_dir))  # an index being deleted when a run was killed
+                if lib.manifest.get_meta(RESETTING):
+                    lib._finish_reset()
                 lib._recover_lost_manifest()
                 lib._drop_leftover_tables()
         except BaseException:
@@ -382,9 +385,9 @@ class Library:
                                  "To leave it out of the index, add a pattern for it to [index] ignore in "
                                  "settings.toml.")
             raise UsageError(f"{path} is not in the library.", "`quire status` lists the library's folders.")
-        n = self._indexer().remove_root(root)
-        self._save_roots()
-        return n
+        # The folders' backup follows the manifest at once: a kill later in the run must not
+        # bring the folder back if the manifest is ever lost.
+        return self._indexer().remove_root(root, on_forgotten=self._save_roots)
 
     def set_paused(self, path: str, paused: bool) -> None:
         self._need_write()
@@ -602,15 +605,20 @@ class Library:
         self._need_write()
         self._drop_watch_indexer()
         self._store = None
-        from .store import remove_store
-
-        # The manifest forgets first. Killed after it, the next open drops the tables no manifest
-        # knows; the other way round, a kill left a manifest calling every file indexed beside
-        # an empty index, which `quire index` then found unchanged.
+        # The manifest forgets first, and notes that the index is to go: killed after it, the
+        # next open deletes the rest. The other way round, a kill left a manifest calling every
+        # file indexed beside an empty index, which `quire index` then found unchanged.
         with self.manifest.transaction() as conn:
             conn.execute("DELETE FROM files")
             conn.execute("DELETE FROM meta WHERE key IN (?, ?, 'vectors_complete')", (INDEX_META, STORE_SCHEMA))
+            self.manifest.set_meta(RESETTING, True, conn)
+        self._finish_reset()
+
+    def _finish_reset(self) -> None:
+        """Delete the index a reset has let go of; run again at open after a kill, so none of
+        it (a vectors table of another model, a damaged one) is taken up by the next index."""
         remove_store(str(self.paths.index_dir))
+        self.manifest.set_meta(RESETTING, None)
 
     def rebuild(self, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> IndexReport:
         """Build the index anew for the current settings beside the old one, then swap.

@@ -8,6 +8,7 @@ LanceDB or Qt threads) and only when there is something to parse.
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing as mp
 import os
@@ -47,6 +48,9 @@ class Parsed:
 
 ParseOutcome = Parsed | ParseFailure
 GONE = "gone"  # ParseFailure.reason of a file that vanished before it could be read
+CANNOT_READ = "cannot read"  # ParseFailure.reason: the file could not be opened or read; retried
+_ACCESS_ERRNOS = frozenset(getattr(errno, n) for n in ("EACCES", "EPERM", "EIO", "ENXIO", "ETIMEDOUT", "ESTALE",
+                                                       "ENOTCONN", "EHOSTDOWN", "EBUSY") if hasattr(errno, n))
 
 
 def _limit_memory(mb: int) -> None:
@@ -155,7 +159,7 @@ def _serve(conn: Connection, spec: ChunkSpec, memory_mb: int, parser: str, backg
         except FileNotFoundError:
             reply: tuple[Any, ...] = (job_id, "error", GONE, "the file was deleted before it could be read")
         except OSError as exc:
-            reply = (job_id, "error", "unreadable", os_reason(exc))
+            reply = (job_id, "error", CANNOT_READ, os_reason(exc))
         else:
             reply = _parse(job_id, path, sha, parse_file, chunker, memory_mb)
         try:
@@ -179,6 +183,13 @@ def _parse(job_id: int, path: str, sha: str, parse_file: Any, chunker: Any, memo
         reply = (job_id, "error", "too large", f"needs more than {memory_mb} MB of memory to parse")
     except RecursionError:
         reply = (job_id, "error", "damaged", "nested too deeply to parse")
+    except FileNotFoundError:
+        reply = (job_id, "error", GONE, "the file was deleted before it could be read")
+    except OSError as exc:
+        # The file could not be read (permission, a disk or network error), not its content:
+        # tried again by the next run. Other OS errors (a bad gzip stream) are the file's own.
+        reason = CANNOT_READ if isinstance(exc, PermissionError) or exc.errno in _ACCESS_ERRNOS else "unreadable"
+        reply = (job_id, "error", reason, os_reason(exc))
     except Exception as exc:  # a parser bug must cost one file, not the run
         reply = (job_id, "error", "unreadable", f"parser failed: {type(exc).__name__}: {str(exc)[:160]}")
     return reply

@@ -240,11 +240,19 @@ class Scanner:
         "x/sub/" and its files would look deleted."""
         if start != root and self.is_ignored(root, start, is_dir=os.path.isdir(start)):
             return
-        if start != root and os.path.lexists(start) and not _own_name(root, start):
-            # Reached through a link: one that leaves the folder is never followed, and what one
-            # inside it points to is walked under its own name, as the whole walk does (a new
-            # link to a folder outside indexed that folder; one to a folder inside, each file twice).
-            return
+        if start != root:
+            parent = os.path.dirname(start)
+            if parent != root and not _own_name(root, parent):
+                return  # reached through a link: walked under its own name, as the whole walk does
+            if os.path.islink(start):
+                # As the whole walk: a link is not followed (one to a folder outside indexed that
+                # folder; one to a folder inside, each file twice), and a dangling one is listed.
+                try:
+                    os.stat(start)
+                except OSError as exc:
+                    yield ScanProblem(start, root, "symbolic link loop" if exc.errno == errno.ELOOP
+                                      else "dangling symbolic link")
+                return
         yield from self._walk_root(root, start)
 
     def _walk_root(self, root: str, top: str) -> Iterator[ScanEntry | ScanProblem]:

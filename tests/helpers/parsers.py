@@ -64,3 +64,16 @@ def slightly_slow(path: str) -> list[Section]:
     machine, so a test can act on it while it is being indexed."""
     time.sleep(0.002)
     return parse_file(path)
+
+
+def os_errors_on_marker(path: str) -> list[Section]:
+    """Raises what reading can: PermissionError on '*denied*', a bad gzip stream (an OSError
+    about the content, not the file) on '*badgz*'."""
+    import gzip
+
+    name = os.path.basename(path)
+    if "denied" in name:
+        raise PermissionError(13, "Permission denied", path)
+    if "badgz" in name:
+        raise gzip.BadGzipFile("Not a gzipped file (b'ab')")
+    return parse_file(path)

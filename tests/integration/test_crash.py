@@ -121,7 +121,7 @@ def keyword_snapshot(home: Path) -> list:
                                                       for f in lib.manifest.all_files()))]
 
 
-@pytest.mark.parametrize("step", ["before app.core.store.remove_store", "app.core.store.remove_store"])
+@pytest.mark.parametrize("step", ["before app.core.library.remove_store", "app.core.library.remove_store"])
 def test_rebuild_all_killed_while_it_clears_the_index(tmp_path, step):
     """`rebuild --all` deleted the index before the manifest forgot it: killed in between, the
     manifest called every file indexed beside an empty index, and `quire index` found them
@@ -161,6 +161,8 @@ def test_library_remove_killed_halfway_loses_the_folder_s_rows_on_the_next_run(t
     run_cli(home, "index", str(a), str(b), env=NONE, check=True)
     run_cli(clean, "index", str(a), env=NONE, check=True)
     assert killed_after(home, step, "library", "remove", str(b)) == -signal.SIGKILL
+    if step.endswith("delete_files"):  # the folders' backup lets go of it with the manifest, not at the end
+        assert [r["path"] for r in json.loads((home / "library-folders.json").read_text())] == [str(a)]
     run_cli(home, "index", env=NONE, check=True)
     assert keyword_snapshot(home) == keyword_snapshot(clean)
 
@@ -208,3 +210,20 @@ def test_a_re_embed_killed_halfway_keeps_the_vectors_in_use(tmp_path, minilm_pat
     assert p.returncode == 0, p.stderr
     final = json.loads(run_cli(home, "status", "--json", env=b, check=True).stdout)
     assert final["vectors"] == final["chunks"] and len(list((home / "index").glob("vectors_*"))) == 1
+
+
+def test_rebuild_all_killed_before_it_deletes_the_index_leaves_no_vectors_to_take_up(tmp_path, minilm_path):
+    """Killed after the manifest let go of the index, before the index was deleted: the old
+    vectors table stayed and the next index took it up, another model's vectors under this
+    model's name (chunks_embedded 0)."""
+    folder = tmp_path / "corpus"
+    make_corpus(folder, 3)
+    home = tmp_path / "home"
+    a = {"QUIRE_EMBEDDING_MODEL_PATH": str(model_copy(minilm_path, tmp_path / "model-a"))}
+    b = {"QUIRE_EMBEDDING_BACKEND": "fastembed",
+         "QUIRE_EMBEDDING_MODEL_PATH": str(model_copy(minilm_path, tmp_path / "model-b", other=True))}
+    run_cli(home, "index", str(folder), env=a, check=True)
+    assert killed_after(home, "before app.core.library.remove_store", "rebuild", "--all", "--yes",
+                        env=b) == -signal.SIGKILL
+    r = json.loads(run_cli(home, "index", "--json", env=b, check=True).stdout)
+    assert r["chunks_written"] > 0 and r["chunks_embedded"] == r["chunks_written"]

@@ -643,6 +643,13 @@ def test_links_are_read_under_their_target_s_name_by_the_watcher_s_runs_too(tmp_
     for changed in (d / "out", d / "again", d / "real" / "r.txt"):
         lib.index(changed=[str(changed)])
     assert [(p, t) for p, _, t, _ in chunk_rows(lib)] == [(str(d / "real" / "r.txt"), "the ferry timetable, edited")]
+    # A file replaced by a dangling link: listed as a full run lists it, not taken for deleted.
+    (d / "real" / "r.txt").unlink()
+    (d / "real" / "r.txt").symlink_to(d / "gone.txt")
+    lib.index(changed=[str(d / "real" / "r.txt")])
+    assert chunk_rows(lib) == []
+    assert [(f.display, f.reason) for f in lib.manifest.files_by_status("failed")] == [
+        (str(d / "real" / "r.txt"), "dangling symbolic link")]
 
 
 @pytest.mark.parametrize("model_keeps_up", [True, False])

@@ -289,3 +289,40 @@ def test_scratch_folders_of_killed_workers_are_removed(tmp_path, monkeypatch):
     with ParsePool(ChunkSpec(200, 20), workers=1, timeout_s=60, memory_mb=2048):
         pass
     assert not stale.exists() and mine.exists()
+
+
+def test_a_file_that_cannot_be_read_is_told_apart_from_a_bad_one(tmp_path):
+    """Permission denied or a disk error is the file's access, tried again by the next run;
+    a bad gzip stream (an OSError too) is its content."""
+    from app.core.parsepool import CANNOT_READ
+
+    files = [write(tmp_path / n, "text") for n in ("denied.txt", "badgz.txt", "fine.txt")]
+    with _pool("tests.helpers.parsers:os_errors_on_marker") as pool:
+        out = dict(pool.map((f.name, str(f)) for f in files))
+    assert out["denied.txt"].reason == CANNOT_READ and out["denied.txt"].message == "permission denied"
+    assert out["badgz.txt"].reason == "unreadable" and isinstance(out["fine.txt"], Parsed)
+
+
+def test_a_file_unreadable_when_it_changed_is_read_once_it_is_readable_again(tmp_path, open_lib, embedder,
+                                                                             monkeypatch):
+    """Its size and mtime were recorded with the failure, so once readable it passed for
+    unchanged and stayed failed ('permission denied'), its text never indexed."""
+    d = tmp_path / "docs"
+    f = write(d / "a.txt", "the kumquat harvest")
+    lib = open_lib()
+    lib.index([str(d)])
+    write(d / "a.txt", "the apricot harvest, revised")
+    real = indexer_mod.sha256_file
+
+    def denied(path, cancel=None):
+        if path == str(f):
+            raise PermissionError(13, "Permission denied", path)
+        return real(path, cancel)
+
+    monkeypatch.setattr(indexer_mod, "sha256_file", denied)
+    r = lib.index()
+    assert r.files_failed == 1 and lib.search("kumquat").hits == ()
+    monkeypatch.setattr(indexer_mod, "sha256_file", real)  # readable again; the file itself unchanged
+    r = lib.index()
+    assert r.files_failed == 0 and lib.search("apricot").hits
+    assert lib.status()["files"] == {"indexed": 1}
