@@ -7,17 +7,7 @@ import time
 from pathlib import Path
 
 from app.core.parse import Section, parse_file
-
-
-def write(tmp_path: Path, name: str, content: str | bytes) -> str:
-    p = tmp_path / name
-    p.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    return str(p)
-
-
-def texts(sections: list[Section]) -> str:
-    return "\n".join(s.text for s in sections)
-
+from tests.unit.test_parse_formats import texts, write
 
 # --- HTML: the nesting guard --------------------------------------------------------------
 
