@@ -249,9 +249,10 @@ class Scanner:
                 # folder; one to a folder inside, each file twice), and a dangling one is listed.
                 try:
                     os.stat(start)
+                except FileNotFoundError:
+                    yield ScanProblem(start, root, "dangling symbolic link")
                 except OSError as exc:
-                    yield ScanProblem(start, root, "symbolic link loop" if exc.errno == errno.ELOOP
-                                      else "dangling symbolic link")
+                    yield ScanProblem(start, root, _os_reason(exc))  # a loop, permission denied
                 return
         yield from self._walk_root(root, start)
 
@@ -300,10 +301,7 @@ class Scanner:
                         yield ScanProblem(path, root, "dangling symbolic link")
                     continue  # vanished between listing and stat: nothing to index
                 except OSError as exc:
-                    if exc.errno == errno.ELOOP:
-                        yield ScanProblem(path, root, "symbolic link loop")
-                    else:
-                        yield ScanProblem(path, root, _os_reason(exc))
+                    yield ScanProblem(path, root, _os_reason(exc))  # a symbolic link loop among them
                     continue
                 if skip_hidden and name.startswith("."):
                     continue

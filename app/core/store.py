@@ -299,7 +299,7 @@ class Store:
         return name in self._table_names()
 
     def drop_table(self, name: str) -> None:
-        if name in self._table_names():
+        if self.has_table(name):
             with _lance_errors(self.uri):
                 self.db.drop_table(name)
 
