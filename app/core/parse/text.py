@@ -165,22 +165,19 @@ _UNICODE_ESCAPED = frozenset(["json", "jsonc", "json5", "jsonl", "ndjson", "geoj
 # is an escape: the raw-unicode-escape codec decodes them in C. A piece it refuses ("\U", or
 # "\u" without four hex digits) is decoded one run at a time.
 _U_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
-_SURROGATES = re.compile("[\ud800-\udfff]")
 # Facebook and Instagram exports escape each UTF-8 byte ("\u00c3\u00a9" for "é").
 _ESCAPED_UTF8 = re.compile(r"\\u00[c-fC-F][0-9a-fA-F]\\u00[89abAB][0-9a-fA-F]")
 _UTF8_AS_LATIN1 = re.compile("[\xc2-\xf4][\x80-\xbf]{1,3}")
 
 
 def unescape_unicode(text: str) -> str:
-    """``text`` with its \\uXXXX escapes decoded, surrogate pairs joined."""
+    """``text`` with its \\uXXXX escapes decoded (an emoji's two halves are joined, as every
+    reader's, by ``parse_file``)."""
     pieces = text.split("\\\\")
     for i, piece in enumerate(pieces):
         if "\\u" in piece:
             pieces[i] = _unescape_piece(piece)
-    text = "\\\\".join(pieces)
-    if _SURROGATES.search(text):
-        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return text
+    return "\\\\".join(pieces)
 
 
 def _unescape_piece(piece: str) -> str:
